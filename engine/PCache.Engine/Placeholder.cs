@@ -1,0 +1,2 @@
+namespace PCache.Engine;
+internal static class EnginePlaceholder { }
