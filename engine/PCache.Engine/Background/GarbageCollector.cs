@@ -1,0 +1,111 @@
+using PCache.Engine.Cache;
+using PCache.Engine.Layout;
+
+namespace PCache.Engine.Background;
+
+/// <summary>
+/// Reclaims the log behind dirty_tail (never past it) once used segments reach gc_percent, or at
+/// once when a writer waits for space: each reclaimed key drops one reference on its data segment,
+/// the last reference frees the segment. Eviction is therefore FIFO in log order and only ever
+/// touches data that write-back already copied. Afterwards, index nodes of freed segments are swept.
+/// </summary>
+internal sealed class GarbageCollector : Worker
+{
+    private readonly BackingCache _cache;
+    private bool _sweepNeeded;
+    private int _sweepTree;
+
+    public GarbageCollector(BackingCache cache) : base($"pcache{cache.Id}-gc") => _cache = cache;
+
+    protected override int Step()
+    {
+        if (Error is not null) return 5000;
+        var pool = _cache.Pool;
+        int freedBefore = pool.Free;
+        int rounds = 0;
+        try
+        {
+            while (NeedGc() && rounds++ < 4096 && !Stopping)
+            {
+                if (!CollectOne()) break;
+            }
+        }
+        catch (MediaException e)
+        {
+            Error = $"GC stopped: {e.Message}";
+            return 5000;
+        }
+        if (pool.Free > freedBefore) _sweepNeeded = true;
+        if (_sweepNeeded) Sweep();
+        if (rounds >= 4096) return 0;
+        return _sweepNeeded ? 1 : 1000;
+    }
+
+    private bool NeedGc()
+    {
+        var pool = _cache.Pool;
+        if (_cache.Tails.KeyTail == _cache.Tails.DirtyTail) return false;
+        if (pool.Waiters > 0) return true;
+        return pool.Used >= (long)pool.Count * _cache.GcPercent / 100;
+    }
+
+    private bool CollectOne()
+    {
+        var pool = _cache.Pool;
+        var tail = _cache.Tails.KeyTail;
+        if (tail == _cache.Tails.DirtyTail) return false;
+        long at = pool.DataOffset(tail.Segment) + tail.Offset;
+        var room = _cache.Pmem.Span(at, pool.DataSize - (int)tail.Offset);
+        var kind = Kset.Inspect(room, out int n, out uint next);
+        string where = $"backing {_cache.Id} kset {tail}";
+        if (kind == Kset.Kind.Invalid) throw new MediaException(where, at, "is invalid although it lies before dirty_tail");
+        if (kind == Kset.Kind.Last)
+        {
+            if (next >= pool.Count) throw new MediaException(where, at, $"LAST kset names segment {next}");
+            // Persist the new tail before the old log segment can be reused.
+            _cache.Tails.SetKeyTail(new LogPosition(next, 0));
+            pool.Release(tail.Segment);
+            _cache.Stats.Increment(Counter.GcSegmentsFreed);
+            return true;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
+            string? problem = key.Problem(_cache.Size, (uint)pool.Count, pool.DataSize);
+            if (problem is not null) throw new MediaException($"{where} key {i}", at, problem);
+            if (key.IsZero) continue;
+            // Keys of an older generation were not counted at replay (their segment was already
+            // reclaimed before a crash); dropping for them would free a segment in use.
+            if (key.Generation != pool.Generation(key.Segment)) continue;
+            if (pool.RefCount(key.Segment) == 1) _cache.Stats.Increment(Counter.GcSegmentsFreed);
+            pool.DropRef(key.Segment);
+        }
+        _cache.Tails.SetKeyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        _cache.Stats.Increment(Counter.GcKsets);
+        return true;
+    }
+
+    /// <summary>Purge index nodes that point into reclaimed segments, a few per lock hold.</summary>
+    private void Sweep()
+    {
+        var pool = _cache.Pool;
+        int budget = 64;
+        while (budget-- > 0 && !Stopping)
+        {
+            if (_sweepTree >= _cache.TreeCount)
+            {
+                _sweepTree = 0;
+                _sweepNeeded = false;
+                return;
+            }
+            var tree = _cache.Tree(_sweepTree++);
+            if (tree.IsEmpty) continue;
+            int removed;
+            lock (tree.Lock)
+            {
+                removed = tree.Purge(node => node.HasData && (uint)pool.Generation(node.Segment) != node.Gen, int.MaxValue);
+            }
+            if (removed > 0) _cache.Stats.Add(Counter.StaleKeysPurged, removed);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using PCache.Engine.Cache;
+
+namespace PCache.Engine.Background;
+
+/// <summary>
+/// Closes ksets that have waited a second, and closes all of them at once when a writer is short
+/// of space, so write-back can see (and GC can then reclaim) everything written so far. It is the
+/// only background worker that takes kset locks, so GC and write-back never wait behind a writer.
+/// </summary>
+internal sealed class KsetFlusher : Worker
+{
+    public const int MaxKsetAgeMs = 1000;
+    private readonly BackingCache _cache;
+    private volatile bool _spaceNeeded;
+
+    public KsetFlusher(BackingCache cache) : base($"pcache{cache.Id}-kset") => _cache = cache;
+
+    public void SpaceNeeded()
+    {
+        _spaceNeeded = true;
+        Wake();
+    }
+
+    protected override int Step()
+    {
+        if (_spaceNeeded)
+        {
+            _spaceNeeded = false;
+            _cache.Stats.Increment(Counter.WriterWaits);
+            _cache.Log.CloseAll();
+            _cache.WakeWriteback();
+            _cache.WakeGc();
+            return 20;
+        }
+        _cache.Log.CloseOlderThan(MaxKsetAgeMs);
+        return 100;
+    }
+}

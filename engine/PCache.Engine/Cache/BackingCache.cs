@@ -1,0 +1,210 @@
+using PCache.Engine.Backing;
+using PCache.Engine.Background;
+using PCache.Engine.Layout;
+using PCache.Engine.Pmem;
+
+namespace PCache.Engine.Cache;
+
+/// <summary>
+/// One backing device cached in its share of a cache device: dm-pcache's "cache". It owns the
+/// segments, data heads, ksets, index and tails of that backing and runs its write-back, GC and
+/// kset-flush workers. Requests are synchronous and thread-safe.
+/// </summary>
+public sealed partial class BackingCache : IDisposable
+{
+    internal readonly PmemRegion Pmem;
+    internal readonly IBackingDevice Device;
+    internal readonly SegmentPool Pool;
+    internal readonly KeyLog Log;
+    internal readonly LogTails Tails;
+    private readonly CacheDevice _owner;
+    private readonly KeyArena _arena = new();
+    private readonly KeyTree[] _trees;
+    private readonly DataHead[] _heads;
+    private readonly Writeback _writeback;
+    private readonly GarbageCollector _gc;
+    private readonly KsetFlusher _flusher;
+    private uint _placeholderToken;
+    private long _dirtyBytesBase;
+    private volatile bool _stopped;
+    private int _disposed;
+
+    internal BackingCache(CacheDevice owner, BackingInfo info, IBackingDevice device, uint[] physicalSegments, bool fresh)
+    {
+        _owner = owner;
+        Pmem = owner.Pmem;
+        Info = info;
+        Device = device;
+        if (device.Size < info.BackingSize)
+            throw new IOException($"{device.Path}: {device.Size} bytes, smaller than the {info.BackingSize} the cache recorded");
+        Pool = new SegmentPool(Pmem, owner.Superblock.SegmentShift, physicalSegments);
+        int shards = Math.Max(2, Environment.ProcessorCount);
+        Log = new KeyLog(Pmem, Pool, shards);
+        Tails = new LogTails(Pmem, info.BackingId);
+        long subtrees = (info.BackingSize + Geometry.SubtreeSize - 1) >> Geometry.SubtreeShift;
+        _trees = new KeyTree[Math.Max(1, subtrees)];
+        for (int i = 0; i < _trees.Length; i++) _trees[i] = new KeyTree(_arena);
+        _heads = new DataHead[shards];
+        for (int i = 0; i < shards; i++) _heads[i] = new DataHead();
+
+        if (fresh)
+        {
+            Log.PrepareLogSegment(0);
+            Tails.Init();
+            Pool.MarkUsed(0);
+            Log.Restore(new LogPosition(0, 0));
+        }
+        else
+        {
+            Pool.LoadGenerations();
+            Tails.Load((uint)Pool.Count, Pool.DataSize);
+            Replay();
+        }
+
+        _writeback = new Writeback(this);
+        _gc = new GarbageCollector(this);
+        _flusher = new KsetFlusher(this);
+        Log.Closed = _writeback.Wake;
+        Pool.SpaceNeeded = _flusher.SpaceNeeded;
+        _writeback.Start();
+        _gc.Start();
+        _flusher.Start();
+    }
+
+    public BackingInfo Info { get; private set; }
+
+    public int Id => Info.BackingId;
+
+    public long Size => Info.BackingSize;
+
+    public string Path => Info.Path;
+
+    public CacheStats Stats { get; } = new();
+
+    public bool DataCrc => Info.DataCrc;
+
+    public bool PersistOnWrite => Info.PersistOnWrite;
+
+    public int GcPercent => Info.GcPercent;
+
+    public TimeSpan ReplayTime { get; private set; }
+
+    public long ReplayKsets { get; private set; }
+
+    public long ReplayKeys { get; private set; }
+
+    /// <summary>Bytes of logged dirty keys not yet written back (superseded data included).</summary>
+    public long DirtyBytes => _dirtyBytesBase + Stats[Counter.DirtyBytesAdded] - _writeback.BytesDone;
+
+    public string? WritebackError => _writeback.Error;
+
+    public string? GcError => _gc.Error;
+
+    internal KeyTree TreeFor(long offset) => _trees[offset >> Geometry.SubtreeShift];
+
+    internal int TreeCount => _trees.Length;
+
+    internal KeyTree Tree(int i) => _trees[i];
+
+    internal DataHead HeadForThisCpu() => _heads[Thread.GetCurrentProcessorId() % _heads.Length];
+
+    internal uint NextPlaceholderToken() => Interlocked.Increment(ref _placeholderToken);
+
+    internal void WakeGc() => _gc.Wake();
+
+    internal void WakeWriteback() => _writeback.Wake();
+
+    internal void InfoChanged(BackingInfo info) => Info = info;
+
+    /// <summary>Persist a new gc_percent (0..90) in the backing's record.</summary>
+    public void SetGcPercent(int percent)
+    {
+        if (percent < BackingInfo.GcPercentMin || percent > BackingInfo.GcPercentMax)
+            throw new ArgumentOutOfRangeException(nameof(percent), $"gc_percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}");
+        Info = _owner.UpdateInfo(Info with { Flags = BackingInfo.WithGcPercent(Info.Flags, percent) });
+        _gc.Wake();
+    }
+
+    /// <summary>
+    /// Close every kset and wait until write-back has copied all of them to the backing and
+    /// flushed it. Reports the dirty bytes left as it goes; cancellation leaves the cache as is.
+    /// </summary>
+    public void Drain(CancellationToken cancel = default, Action<long>? progress = null)
+    {
+        while (true)
+        {
+            Log.CloseAll();
+            var head = Log.Head;
+            if (Tails.DirtyTail == head && Log.PendingKeys == 0) return;
+            if (_writeback.Error is { } err && _stopped) throw new IOException(err);
+            progress?.Invoke(DirtyBytes);
+            _writeback.Wake();
+            if (cancel.WaitHandle.WaitOne(50)) cancel.ThrowIfCancellationRequested();
+        }
+    }
+
+    public CacheStatus GetStatus()
+    {
+        long keys = 0;
+        foreach (var t in _trees) keys += t.Count;
+        return new CacheStatus
+        {
+            BackingId = Id,
+            Path = Path,
+            Size = Size,
+            SegmentSize = 1 << _owner.Superblock.SegmentShift,
+            CacheSegments = Pool.Count,
+            UsedSegments = Pool.Used,
+            GcPercent = GcPercent,
+            DataCrc = DataCrc,
+            PersistOnWrite = PersistOnWrite,
+            DirtyBytes = Math.Max(0, DirtyBytes),
+            PendingKeys = Log.PendingKeys,
+            KeyHead = Log.Head.ToString(),
+            DirtyTail = Tails.DirtyTail.ToString(),
+            KeyTail = Tails.KeyTail.ToString(),
+            IndexKeys = keys,
+            IndexBytes = _arena.Bytes,
+            ReplayMilliseconds = ReplayTime.TotalMilliseconds,
+            ReplayKsets = ReplayKsets,
+            ReplayKeys = ReplayKeys,
+            WritebackError = WritebackError,
+            GcError = GcError,
+            Counters = Stats.Snapshot(),
+        };
+    }
+
+    internal void ThrowIfStopped()
+    {
+        if (_stopped) throw new CacheStoppedException();
+    }
+
+    /// <summary>Graceful stop: every kset reaches the log, workers end; dirty data stays safe in pmem.</summary>
+    public void Stop()
+    {
+        if (_stopped) return;
+        _flusher.Stop();
+        Log.CloseAll();
+        _stopped = true;
+        Pool.Stop();
+        _writeback.Stop();
+        _gc.Stop();
+    }
+
+    /// <summary>Crash tests: stop the workers without persisting anything more.</summary>
+    internal void Abandon()
+    {
+        _stopped = true;
+        Pool.Stop();
+        _flusher.Stop();
+        _writeback.Stop();
+        _gc.Stop();
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Stop();
+        _owner.Detached(this);
+    }
+}

@@ -1,0 +1,113 @@
+using PCache.Engine.Layout;
+
+namespace PCache.Engine.Cache;
+
+// Write, FUA, flush, discard and write-zeroes.
+public sealed partial class BackingCache
+{
+    /// <summary>
+    /// Acknowledged once the data is in pmem and its key is indexed and queued in a kset; durable
+    /// at the next <see cref="Flush"/>, or before returning with <paramref name="fua"/> or in
+    /// persist-on-write mode. A full cache makes this wait for write-back and GC.
+    /// </summary>
+    public unsafe void Write(long offset, ReadOnlySpan<byte> data, bool fua = false)
+    {
+        CheckRange(offset, data.Length);
+        ThrowIfStopped();
+        bool close = fua || Info.PersistOnWrite;
+        Stats.Increment(Counter.WriteRequests);
+        Stats.Add(Counter.WriteBytes, data.Length);
+        if (fua) Stats.Increment(Counter.FuaWrites);
+        var head = HeadForThisCpu();
+        while (!data.IsEmpty)
+        {
+            long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
+            uint want = (uint)Math.Min(data.Length, windowEnd - offset);
+            var space = head.Allocate(Pool, want, wait: true);
+            if (space.Length == 0) throw new CacheStoppedException();
+            var chunk = data[..(int)space.Length];
+            Pmem.Store(Pool.DataOffset(space.Segment) + space.Offset, chunk);
+            Pmem.Fence();
+            uint crc = Info.DataCrc ? Crc.OfData(chunk, offset) : 0;
+            var key = new KeyRecord(offset, space.Length, 0, space.Segment, space.Offset, space.Generation, crc);
+            InsertAndLog(key, close);
+            Stats.Add(Counter.DirtyBytesAdded, space.Length);
+            offset += space.Length;
+            data = data[(int)space.Length..];
+        }
+    }
+
+    /// <summary>Persist every kset holding a key acknowledged before this call.</summary>
+    public void Flush()
+    {
+        ThrowIfStopped();
+        Stats.Increment(Counter.Flushes);
+        Log.CloseAll();
+    }
+
+    /// <summary>Zero the range (NBD WRITE_ZEROES). Costs a key per 4 MiB and no data space.</summary>
+    public void WriteZeroes(long offset, long length, bool noHole, bool fua = false)
+    {
+        Stats.Increment(Counter.ZeroRequests);
+        Stats.Add(Counter.ZeroBytes, length);
+        LogZero(offset, length, noHole ? KeyRecord.FlagZero | KeyRecord.FlagNoHole : KeyRecord.FlagZero, fua);
+    }
+
+    /// <summary>
+    /// Discard (NBD TRIM). The range reads as zeroes from now on and the discard reaches the
+    /// backing in log order with write-back, so it never overtakes an older write of that range.
+    /// </summary>
+    public void Discard(long offset, long length, bool fua = false)
+    {
+        Stats.Increment(Counter.DiscardRequests);
+        Stats.Add(Counter.DiscardBytes, length);
+        LogZero(offset, length, KeyRecord.FlagZero, fua);
+    }
+
+    private void LogZero(long offset, long length, uint flags, bool fua)
+    {
+        CheckRange(offset, length);
+        ThrowIfStopped();
+        bool close = fua || Info.PersistOnWrite;
+        while (length > 0)
+        {
+            long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
+            uint len = (uint)Math.Min(length, windowEnd - offset);
+            InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close);
+            offset += len;
+            length -= len;
+        }
+    }
+
+    /// <summary>
+    /// Index and log a key under its subtree lock, so that for overlapping keys the order in the
+    /// index is the order in the log (replay and write-back depend on it).
+    /// </summary>
+    internal void InsertAndLog(in KeyRecord key, bool close)
+    {
+        var tree = TreeFor(key.Offset);
+        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
+        lock (tree.Lock)
+        {
+            tree.Carve(rel, rel + key.Length);
+            int n = tree.Allocate();
+            ref var node = ref tree[n];
+            node.Start = rel;
+            node.Length = key.Length;
+            node.Segment = key.Segment;
+            node.SegOffset = key.SegmentOffset;
+            node.Gen = (uint)key.Generation;
+            node.Flags = key.Flags;
+            tree.Link(n);
+            Log.Append(Log.KsetFor(key.Offset), key, close);
+        }
+    }
+
+    internal void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > Size - length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {Size}-byte device");
+        if (((offset | length) & (Geometry.SectorSize - 1)) != 0)
+            throw new ArgumentException($"range {offset}+{length} is not aligned to {Geometry.SectorSize} bytes");
+    }
+}

@@ -1,0 +1,236 @@
+namespace PCache.Engine.Cache;
+
+/// <summary>
+/// The index of one 4 MiB subtree: a treap of non-overlapping extents ordered by start, nodes in
+/// the shared <see cref="KeyArena"/>, priorities derived from the node index (no storage). The
+/// caller holds <see cref="Lock"/> for every operation.
+/// </summary>
+internal sealed class KeyTree
+{
+    private const int Nil = -1;
+    private const int Batch = 32;
+    private readonly KeyArena _arena;
+    private int _root = Nil;
+    private int _free = Nil;   // free list threaded through Left
+    private int _freeCount;
+
+    public KeyTree(KeyArena arena) => _arena = arena;
+
+    public readonly object Lock = new();
+
+    public int Count { get; private set; }
+
+    public bool IsEmpty => _root == Nil;
+
+    public ref KeyNode this[int index] => ref _arena[index];
+
+    private static uint Priority(int index)
+    {
+        // murmur3's finaliser: consecutive indices must still look random or sorted inserts degrade the treap
+        uint h = (uint)index;
+        h ^= h >> 16; h *= 0x85ebca6b;
+        h ^= h >> 13; h *= 0xc2b2ae35;
+        h ^= h >> 16;
+        return h;
+    }
+
+    public int Allocate()
+    {
+        if (_free == Nil)
+        {
+            int first = _arena.Grab(Batch);
+            for (int i = Batch - 1; i >= 0; i--)
+            {
+                _arena[first + i].Left = _free;
+                _free = first + i;
+            }
+            _freeCount += Batch;
+        }
+        int n = _free;
+        _free = _arena[n].Left;
+        _freeCount--;
+        ref var node = ref _arena[n];
+        node = default;
+        node.Left = node.Right = Nil;
+        return n;
+    }
+
+    private void Release(int n)
+    {
+        _arena[n].Flags = 0;
+        _arena[n].Left = _free;
+        _free = n;
+        _freeCount++;
+    }
+
+    /// <summary>Largest start ≤ x, or -1.</summary>
+    public int Floor(uint x)
+    {
+        int t = _root, best = Nil;
+        while (t != Nil)
+        {
+            ref var n = ref _arena[t];
+            if (n.Start <= x) { best = t; t = n.Right; }
+            else t = n.Left;
+        }
+        return best;
+    }
+
+    /// <summary>Largest start &lt; x, or -1.</summary>
+    public int Lower(uint x)
+    {
+        int t = _root, best = Nil;
+        while (t != Nil)
+        {
+            ref var n = ref _arena[t];
+            if (n.Start < x) { best = t; t = n.Right; }
+            else t = n.Left;
+        }
+        return best;
+    }
+
+    /// <summary>Smallest start ≥ x, or -1.</summary>
+    public int Ceiling(uint x)
+    {
+        int t = _root, best = Nil;
+        while (t != Nil)
+        {
+            ref var n = ref _arena[t];
+            if (n.Start >= x) { best = t; t = n.Left; }
+            else t = n.Right;
+        }
+        return best;
+    }
+
+    /// <summary>Link a node whose start no other node has.</summary>
+    public void Link(int node)
+    {
+        Split(_root, _arena[node].Start, out int l, out int r);
+        _root = Merge(Merge(l, node), r);
+        Count++;
+    }
+
+    /// <summary>Unlink and free the node that starts at its start.</summary>
+    public void Delete(int node)
+    {
+        uint s = _arena[node].Start;
+        Split(_root, s, out int l, out int r);
+        Split(r, s + 1, out int m, out int r2);
+        _root = Merge(l, r2);
+        if (m != Nil)
+        {
+            Release(m);
+            Count--;
+        }
+    }
+
+    // Split into (< key) and (≥ key).
+    private void Split(int t, uint key, out int l, out int r)
+    {
+        if (t == Nil) { l = r = Nil; return; }
+        ref var n = ref _arena[t];
+        if (n.Start < key)
+        {
+            Split(n.Right, key, out int a, out int b);
+            _arena[t].Right = a;
+            l = t;
+            r = b;
+        }
+        else
+        {
+            Split(n.Left, key, out int a, out int b);
+            _arena[t].Left = b;
+            l = a;
+            r = t;
+        }
+    }
+
+    private int Merge(int a, int b)
+    {
+        if (a == Nil) return b;
+        if (b == Nil) return a;
+        if (Priority(a) >= Priority(b))
+        {
+            _arena[a].Right = Merge(_arena[a].Right, b);
+            return a;
+        }
+        _arena[b].Left = Merge(a, _arena[b].Left);
+        return b;
+    }
+
+    /// <summary>
+    /// Make room for a new extent [s, e): trim, split or delete what overlaps it. The new extent
+    /// always wins. Placeholders (EMPTY) are only ever trimmed at the back or deleted, so a miss
+    /// fill still lines up with the data the backing returned for it.
+    /// </summary>
+    public void Carve(uint s, uint e)
+    {
+        int p = Lower(s);
+        if (p != Nil)
+        {
+            ref var pn = ref _arena[p];
+            if (pn.End > s)
+            {
+                if (pn.End > e && !pn.IsEmpty)
+                {
+                    int tail = Allocate();
+                    ref var pn2 = ref _arena[p]; // arena chunks never move; re-take for clarity
+                    ref var tn = ref _arena[tail];
+                    tn = pn2;
+                    tn.Left = tn.Right = Nil;
+                    uint cut = e - pn2.Start;
+                    tn.Start = e;
+                    tn.Length = pn2.End - e;
+                    if (pn2.HasData) tn.SegOffset += cut;
+                    pn2.Length = s - pn2.Start;
+                    Link(tail);
+                }
+                else
+                {
+                    pn.Length = s - pn.Start;
+                }
+            }
+        }
+        while (true)
+        {
+            int c = Ceiling(s);
+            if (c == Nil) break;
+            ref var cn = ref _arena[c];
+            if (cn.Start >= e) break;
+            if (cn.End <= e || cn.IsEmpty)
+            {
+                Delete(c);
+                continue;
+            }
+            uint delta = e - cn.Start;
+            cn.Start = e;
+            cn.Length -= delta;
+            if (cn.HasData) cn.SegOffset += delta;
+            break;
+        }
+    }
+
+    /// <summary>Delete every node for which <paramref name="stale"/> holds, at most <paramref name="max"/>.</summary>
+    public int Purge(Func<KeyNode, bool> stale, int max)
+    {
+        int removed = 0;
+        uint x = 0;
+        while (removed < max)
+        {
+            int c = Ceiling(x);
+            if (c == Nil) break;
+            x = _arena[c].Start + 1;
+            if (stale(_arena[c]))
+            {
+                Delete(c);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    public void Clear()
+    {
+        while (_root != Nil) Delete(_root);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using PCache.Engine.Layout;
+
+namespace PCache.Engine.Cache;
+
+// Rebuild DRAM state from the key log after a restart or a crash.
+public sealed partial class BackingCache
+{
+    /// <summary>
+    /// Walk ksets from key_tail until the first invalid one, rebuilding the index, segment
+    /// references, the used map and key_head. A crash image always opens: an invalid kset past
+    /// dirty_tail is simply the torn end of the log. What cannot come from a crash — an invalid
+    /// kset before dirty_tail, a valid kset holding an impossible key, a loop in the log — is
+    /// refused with the structure and its position.
+    /// </summary>
+    private void Replay()
+    {
+        var clock = Stopwatch.StartNew();
+        var pos = Tails.KeyTail;
+        var dirtyTail = Tails.DirtyTail;
+        bool pastDirtyTail = pos == dirtyTail;
+        var logSegments = new bool[Pool.Count];
+        var dataSegments = new bool[Pool.Count];
+        logSegments[pos.Segment] = true;
+        long dirty = 0, ksets = 0, keys = 0;
+        string who = $"backing {Id}";
+
+        while (true)
+        {
+            if (pos == dirtyTail) pastDirtyTail = true;
+            long at = Pool.DataOffset(pos.Segment) + pos.Offset;
+            var room = Pmem.Span(at, Pool.DataSize - (int)pos.Offset);
+            var kind = Kset.Inspect(room, out int n, out uint next);
+            if (kind == Kset.Kind.Invalid)
+            {
+                if (!pastDirtyTail)
+                    throw new MediaException($"{who} kset {pos}", at, $"is invalid but dirty_tail {dirtyTail} lies beyond it");
+                break;
+            }
+            ksets++;
+            if (kind == Kset.Kind.Last)
+            {
+                if (next >= Pool.Count)
+                    throw new MediaException($"{who} kset {pos}", at, $"LAST kset names segment {next} outside the backing's {Pool.Count}");
+                if (logSegments[next] || dataSegments[next])
+                    throw new MediaException($"{who} kset {pos}", at, $"LAST kset loops back to segment {next}");
+                logSegments[next] = true;
+                pos = new LogPosition(next, 0);
+                continue;
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
+                string? problem = key.Problem(Size, (uint)Pool.Count, Pool.DataSize);
+                if (problem is not null) throw new MediaException($"{who} kset {pos} key {i}", at, problem);
+                keys++;
+                if (key.IsZero)
+                {
+                    Index(key);
+                    if (pastDirtyTail) dirty += key.Length;
+                    continue;
+                }
+                ulong gen = Pool.Generation(key.Segment);
+                if (key.Generation > gen)
+                    throw new MediaException($"{who} kset {pos} key {i}", at, $"generation {key.Generation} is newer than its segment's {gen}");
+                if (key.Generation < gen) continue; // its segment was reclaimed: already on the backing
+                if (logSegments[key.Segment])
+                    throw new MediaException($"{who} kset {pos} key {i}", at, $"points into segment {key.Segment}, which holds the key log");
+                if (Info.DataCrc)
+                {
+                    uint crc = Crc.OfData(Pmem.Span(Pool.DataOffset(key.Segment) + key.SegmentOffset, (int)key.Length), key.Offset);
+                    if (crc != key.DataCrc)
+                        throw new MediaException($"{who} data of kset {pos} key {i}", Pool.DataOffset(key.Segment) + key.SegmentOffset,
+                            $"data CRC mismatch for backing range {key.Offset}+{key.Length}");
+                }
+                dataSegments[key.Segment] = true;
+                Pool.AddRef(key.Segment);
+                Index(key);
+                if (pastDirtyTail && !key.IsClean) dirty += key.Length;
+            }
+            pos = pos with { Offset = pos.Offset + (uint)Kset.SizeOf(n) };
+        }
+
+        if (!pastDirtyTail)
+            throw new MediaException($"{who} dirty_tail", Geometry.DirtyTailReplica(Id, 0), $"{dirtyTail} is not on the key log that starts at key_tail {Tails.KeyTail}");
+        for (uint s = 0; s < Pool.Count; s++)
+            if (logSegments[s] || dataSegments[s]) Pool.MarkUsed(s);
+        Log.Restore(pos);
+        _dirtyBytesBase = dirty;
+        ReplayKsets = ksets;
+        ReplayKeys = keys;
+        ReplayTime = clock.Elapsed;
+    }
+
+    private void Index(in KeyRecord key)
+    {
+        var tree = TreeFor(key.Offset);
+        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
+        tree.Carve(rel, rel + key.Length);
+        int n = tree.Allocate();
+        ref var node = ref tree[n];
+        node.Start = rel;
+        node.Length = key.Length;
+        node.Segment = key.Segment;
+        node.SegOffset = key.SegmentOffset;
+        node.Gen = (uint)key.Generation;
+        node.Flags = key.Flags & KeyRecord.KnownFlags;
+        tree.Link(n);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace PCache.Engine.Layout;
+
+/// <summary>
+/// Per-backing record (dm-pcache's cache_info plus the backing's identity), two replicas in the
+/// backing's slot of the table. 512 bytes, CRC over [4,512).
+/// </summary>
+public sealed record BackingInfo
+{
+    public const uint FlagDataCrc = 1u << 0;
+    public const uint FlagInitDone = 1u << 1;
+    public const int GcPercentShift = 6;
+    public const uint GcPercentMask = 0x7Fu << GcPercentShift;
+    public const uint FlagPersistOnWrite = 1u << 13;
+    public const uint FlagActive = 1u << 14;
+    public const int MaxPathBytes = 448;
+    public const int GcPercentMin = 0, GcPercentMax = 90, GcPercentDefault = 70;
+
+    public int BackingId { get; init; }
+    public uint Flags { get; init; }
+    public uint FirstSegment { get; init; }
+    public uint SegmentCount { get; init; }
+    public long BackingSize { get; init; }
+    public ulong Fingerprint { get; init; }
+    public ulong Incarnation { get; init; }
+    public uint Queues { get; init; }
+    public string Path { get; init; } = "";
+
+    public bool DataCrc => (Flags & FlagDataCrc) != 0;
+    public bool InitDone => (Flags & FlagInitDone) != 0;
+    public bool Active => (Flags & FlagActive) != 0;
+    public bool PersistOnWrite => (Flags & FlagPersistOnWrite) != 0;
+    public int GcPercent => (int)((Flags & GcPercentMask) >> GcPercentShift);
+
+    public static uint WithGcPercent(uint flags, int percent) =>
+        (flags & ~GcPercentMask) | ((uint)percent << GcPercentShift);
+
+    public void Encode(Span<byte> b)
+    {
+        b = b[..Geometry.BackingInfoSize];
+        b.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(b[8..], (uint)BackingId);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[12..], Flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[16..], FirstSegment);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[20..], SegmentCount);
+        BinaryPrimitives.WriteInt64LittleEndian(b[24..], BackingSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[32..], Fingerprint);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[40..], Incarnation);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[48..], Queues);
+        int n = Encoding.UTF8.GetBytes(Path, b[56..(56 + MaxPathBytes)]);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[52..], (uint)n);
+    }
+
+    /// <summary>Decode a replica whose CRC already checked out; every field is bounds-checked.</summary>
+    public static BackingInfo Decode(ReadOnlySpan<byte> b, int slotId, long offset, Superblock sb)
+    {
+        const string what = "backing_info";
+        b = b[..Geometry.BackingInfoSize];
+        int id = (int)BinaryPrimitives.ReadUInt32LittleEndian(b[8..]);
+        if (id != slotId) throw new MediaException(what, offset, $"records backing id {id} in slot {slotId}");
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(b[12..]);
+        int gc = (int)((flags & GcPercentMask) >> GcPercentShift);
+        if (gc > GcPercentMax) throw new MediaException(what, offset, $"gc_percent {gc} out of range 0..{GcPercentMax}");
+        uint first = BinaryPrimitives.ReadUInt32LittleEndian(b[16..]);
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(b[20..]);
+        if ((flags & FlagActive) != 0 && (first >= sb.SegmentCount || count == 0 || count > sb.SegmentCount))
+            throw new MediaException(what, offset, $"segment chain {first}+{count} outside the device's {sb.SegmentCount} segments");
+        long size = BinaryPrimitives.ReadInt64LittleEndian(b[24..]);
+        if (size < 0 || size % Geometry.SectorSize != 0 || size > (1L << 60))
+            throw new MediaException(what, offset, $"backing size {size} is invalid");
+        uint pathLen = BinaryPrimitives.ReadUInt32LittleEndian(b[52..]);
+        if (pathLen > MaxPathBytes) throw new MediaException(what, offset, $"path length {pathLen} too long");
+        string path;
+        try { path = new UTF8Encoding(false, true).GetString(b.Slice(56, (int)pathLen)); }
+        catch (DecoderFallbackException) { throw new MediaException(what, offset, "path is not valid UTF-8"); }
+        return new BackingInfo
+        {
+            BackingId = id,
+            Flags = flags,
+            FirstSegment = first,
+            SegmentCount = count,
+            BackingSize = size,
+            Fingerprint = BinaryPrimitives.ReadUInt64LittleEndian(b[32..]),
+            Incarnation = BinaryPrimitives.ReadUInt64LittleEndian(b[40..]),
+            Queues = BinaryPrimitives.ReadUInt32LittleEndian(b[48..]),
+            Path = path,
+        };
+    }
+}

@@ -1,2 +1,0 @@
-namespace PCache.Engine;
-internal static class EnginePlaceholder { }

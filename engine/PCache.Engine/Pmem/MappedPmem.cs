@@ -1,0 +1,188 @@
+using PCache.Engine.Platform;
+
+namespace PCache.Engine.Pmem;
+
+/// <summary>
+/// A cache device mapped MAP_SHARED: a devdax character device, a file on a DAX filesystem
+/// (MAP_SYNC), a block device or a regular file. A file on tmpfs (/dev/shm) stands in for pmem on
+/// machines without it: its pages are the memory itself, so it gets the same store+fence path.
+/// </summary>
+public sealed unsafe class MappedPmem : PmemRegion
+{
+    private readonly int _fd;
+    private readonly string _mode;
+    private int _disposed;
+
+    private MappedPmem(byte* baseAddress, long length, int fd, string mode, string path)
+        : base(baseAddress, length)
+    {
+        _fd = fd;
+        _mode = mode;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public override string PersistMode => _mode;
+
+    /// <summary>
+    /// Open (and with <paramref name="createSize"/>, create) a cache device and lock it against a
+    /// second user. Throws <see cref="PmemException"/> with a message meant for an admin.
+    /// </summary>
+    public static MappedPmem Open(string path, long createSize = 0, long minimumSize = 0)
+    {
+        var st = FileStat.Of(path);
+        if (st.Kind == FileKind.Missing)
+        {
+            if (createSize <= 0)
+                throw new PmemException($"{path}: no such cache device (give a size to create a file)");
+            int cfd = Libc.open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x180);
+            if (cfd < 0) throw new PmemException($"{path}: cannot create: {Libc.LastError()}");
+            if (Libc.ftruncate(cfd, createSize) != 0)
+            {
+                string err = Libc.LastError();
+                Libc.close(cfd);
+                File.Delete(path);
+                throw new PmemException($"{path}: cannot size to {createSize} bytes: {err}");
+            }
+            Libc.close(cfd);
+            st = FileStat.Of(path);
+        }
+        else if (createSize > 0 && st.Kind == FileKind.Regular && st.Size < createSize)
+        {
+            throw new PmemException($"{path}: exists with {st.Size} bytes, smaller than the {createSize} asked for");
+        }
+
+        if (st.Kind is FileKind.Other or FileKind.Missing)
+            throw new PmemException($"{path}: not a regular file, block device or devdax device");
+
+        int flags = Libc.O_RDWR | Libc.O_CLOEXEC;
+        if (st.Kind == FileKind.BlockDevice) flags |= Libc.O_EXCL; // refuses a device that is mounted or held
+        int fd = Libc.open(path, flags, 0);
+        if (fd < 0)
+        {
+            int errno = Libc.LastErrno();
+            throw new PmemException(errno == 16
+                ? $"{path}: device is busy (mounted or in use by another program)"
+                : $"{path}: cannot open: {Libc.LastError()}");
+        }
+        try
+        {
+            if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
+                throw new PmemException($"{path}: already in use by another pcache daemon (locked)");
+
+            long size = st.Kind switch
+            {
+                FileKind.Regular => st.Size,
+                FileKind.BlockDevice => BlockDeviceSize(fd, path),
+                _ => CharDeviceSize(st, path),
+            };
+            if (size < minimumSize)
+                throw new PmemException($"{path}: {size} bytes is too small for a cache device (at least {minimumSize} needed)");
+
+            string mode;
+            IntPtr addr;
+            if (st.Kind == FileKind.CharDevice)
+            {
+                addr = Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+                mode = "dax";
+            }
+            else
+            {
+                addr = Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
+                    Libc.MAP_SHARED_VALIDATE | Libc.MAP_SYNC, fd, 0);
+                if (addr != Libc.MAP_FAILED) mode = "dax";
+                else
+                {
+                    addr = Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+                    mode = IsTmpfs(fd) ? "memory" : "msync";
+                }
+            }
+            if (addr == Libc.MAP_FAILED)
+                throw new PmemException($"{path}: cannot map {size} bytes: {Libc.LastError()}");
+            return new MappedPmem((byte*)addr, size, fd, mode, path);
+        }
+        catch
+        {
+            Libc.close(fd);
+            throw;
+        }
+    }
+
+    private static long BlockDeviceSize(int fd, string path)
+    {
+        ulong size;
+        if (Libc.ioctl(fd, Libc.BLKGETSIZE64, &size) != 0)
+            throw new PmemException($"{path}: cannot read the block device size: {Libc.LastError()}");
+        return (long)size;
+    }
+
+    private static long CharDeviceSize(FileStat st, string path)
+    {
+        string sys = $"/sys/dev/char/{st.RdevMajor}:{st.RdevMinor}/size";
+        if (!File.Exists(sys) || !long.TryParse(File.ReadAllText(sys).Trim(), out long size))
+            throw new PmemException($"{path}: character device is not a devdax device ({sys} missing)");
+        return size;
+    }
+
+    private static bool IsTmpfs(int fd)
+    {
+        byte* buf = stackalloc byte[128];
+        return Libc.fstatfs(fd, buf) == 0 && *(long*)buf == Libc.TMPFS_MAGIC;
+    }
+
+    public override void Store(long offset, ReadOnlySpan<byte> source)
+    {
+        CheckRange(offset, source.Length);
+        fixed (byte* src = source)
+        {
+            if (_mode == "msync")
+            {
+                Buffer.MemoryCopy(src, Base + offset, source.Length, source.Length);
+                Msync(offset, source.Length);
+            }
+            else
+            {
+                NonTemporal.Copy(Base + offset, src, source.Length);
+            }
+        }
+    }
+
+    public override void StoreZero(long offset, long length)
+    {
+        CheckRange(offset, length);
+        if (_mode == "msync")
+        {
+            new Span<byte>(Base + offset, checked((int)length)).Clear();
+            Msync(offset, length);
+        }
+        else
+        {
+            NonTemporal.Zero(Base + offset, length);
+        }
+    }
+
+    public override void Fence()
+    {
+        if (_mode != "msync") NonTemporal.StoreFence();
+    }
+
+    private void Msync(long offset, long length)
+    {
+        long start = offset & ~4095L;
+        long end = offset + length;
+        if (Libc.msync((IntPtr)(Base + start), (nuint)(end - start), Libc.MS_SYNC) != 0)
+            throw new IOException($"{Path}: msync failed: {Libc.LastError()}");
+    }
+
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (_mode == "msync") Libc.msync((IntPtr)Base, (nuint)Length, Libc.MS_SYNC);
+        Libc.munmap((IntPtr)Base, (nuint)Length);
+        Libc.close(_fd);
+    }
+}
+
+/// <summary>A cache device cannot be opened or used; the message names the device and the reason.</summary>
+public sealed class PmemException(string message) : IOException(message);
