@@ -102,17 +102,28 @@ internal sealed class SectorModel
         _later.Remove(lba);
     }
 
-    /// <summary>Read the whole touched set through the cache and check it against the model.</summary>
+    /// <summary>Read the whole touched set through the cache (in runs) and check it against the model.</summary>
     public void VerifyAfterCrash(BackingCache cache, string context)
     {
-        var buf = new byte[Sector];
-        foreach (long lba in _touched.OrderBy(x => x).ToList())
+        var sorted = _touched.OrderBy(x => x).ToArray();
+        var buf = new byte[256 * Sector];
+        int i = 0;
+        while (i < sorted.Length)
         {
-            cache.Read(lba * Sector, buf);
-            long v = Identify(buf, lba);
-            if (v < 0) throw new Xunit.Sdk.XunitException($"{context}: sector {lba} holds data no write produced");
-            if (!Allowed(lba, v)) throw new Xunit.Sdk.XunitException($"{context}: sector {lba} reads version {v}; allowed: {Describe(lba)}");
-            Settle(lba, v);
+            int j = i + 1;
+            while (j < sorted.Length && sorted[j] == sorted[j - 1] + 1 && j - i < 256) j++;
+            long first = sorted[i];
+            int n = j - i;
+            cache.Read(first * Sector, buf.AsSpan(0, n * Sector));
+            for (int k = 0; k < n; k++)
+            {
+                long lba = first + k;
+                long v = Identify(buf.AsSpan(k * Sector, Sector), lba);
+                if (v < 0) throw new Xunit.Sdk.XunitException($"{context}: sector {lba} holds data no write produced");
+                if (!Allowed(lba, v)) throw new Xunit.Sdk.XunitException($"{context}: sector {lba} reads version {v}; allowed: {Describe(lba)}");
+                Settle(lba, v);
+            }
+            i = j;
         }
     }
 }

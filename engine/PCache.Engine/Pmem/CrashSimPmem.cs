@@ -11,23 +11,20 @@ namespace PCache.Engine.Pmem;
 public sealed unsafe class CrashSimMedia : IDisposable
 {
     private readonly object _lock = new();
-    private readonly Dictionary<long, PendingLine> _pending = new();
-    private readonly Dictionary<int, List<long>> _byThread = new();
+    private readonly byte* _shadow;     // a pending line's content before its first unfenced store
+    private readonly int[] _owner;      // thread id of the line's last unfenced store, 0 when durable
+    private readonly Dictionary<int, List<int>> _byThread = new();
     private int _incarnation;
     private bool _dead;
     private long _storesUntilCut = long.MaxValue;
-
-    private sealed class PendingLine
-    {
-        public readonly byte[] Old = new byte[64];
-        public int Owner;
-    }
 
     public CrashSimMedia(long length)
     {
         Length = length;
         Base = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
         NativeMemory.Clear(Base, (nuint)length);
+        _shadow = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
+        _owner = new int[(length + 63) / 64];
     }
 
     public byte* Base { get; }
@@ -35,9 +32,6 @@ public sealed unsafe class CrashSimMedia : IDisposable
     public long Length { get; }
 
     public bool IsCut { get { lock (_lock) return _dead; } }
-
-    /// <summary>Number of stores accepted so far in this incarnation (for choosing cut points).</summary>
-    public long StoreCount { get; private set; }
 
     /// <summary>A region for the current incarnation of the media.</summary>
     public PmemRegion Attach()
@@ -67,20 +61,24 @@ public sealed unsafe class CrashSimMedia : IDisposable
         {
             if (!_dead) throw new InvalidOperationException("recover without a power cut");
             int rolledBack = 0;
-            foreach (var (line, p) in _pending)
+            foreach (var lines in _byThread.Values)
             {
-                if (rng.Next(2) == 0)
+                foreach (int line in lines)
                 {
-                    int n = (int)Math.Min(64, Length - line);
-                    p.Old.AsSpan(0, n).CopyTo(new Span<byte>(Base + line, n));
-                    rolledBack++;
+                    if (_owner[line] == 0) continue;
+                    _owner[line] = 0;
+                    if (rng.Next(2) == 0)
+                    {
+                        long at = (long)line * 64;
+                        long n = Math.Min(64, Length - at);
+                        Buffer.MemoryCopy(_shadow + at, Base + at, n, n);
+                        rolledBack++;
+                    }
                 }
             }
-            _pending.Clear();
             _byThread.Clear();
             _dead = false;
             _storesUntilCut = long.MaxValue;
-            StoreCount = 0;
             _incarnation++;
             return rolledBack;
         }
@@ -92,21 +90,22 @@ public sealed unsafe class CrashSimMedia : IDisposable
         {
             if (_dead || incarnation != _incarnation) return;
             if (--_storesUntilCut < 0) { _dead = true; return; }
-            StoreCount++;
             long length = zero ? zeroLength : source.Length;
             int tid = Environment.CurrentManagedThreadId;
-            if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<long>();
-            for (long line = offset & ~63L; line < offset + length; line += 64)
+            if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<int>();
+            for (long line = offset >> 6; line <= (offset + length - 1) >> 6; line++)
             {
-                if (!_pending.TryGetValue(line, out var p))
+                if (_owner[line] == 0)
                 {
-                    p = new PendingLine();
-                    int n = (int)Math.Min(64, Length - line);
-                    new ReadOnlySpan<byte>(Base + line, n).CopyTo(p.Old);
-                    _pending[line] = p;
+                    long at = line * 64;
+                    long n = Math.Min(64, Length - at);
+                    Buffer.MemoryCopy(Base + at, _shadow + at, n, n);
                 }
-                p.Owner = tid;
-                mine.Add(line);
+                if (_owner[line] != tid)
+                {
+                    _owner[line] = tid;
+                    mine.Add((int)line);
+                }
             }
             if (zero) new Span<byte>(Base + offset, checked((int)zeroLength)).Clear();
             else source.CopyTo(new Span<byte>(Base + offset, source.Length));
@@ -120,15 +119,17 @@ public sealed unsafe class CrashSimMedia : IDisposable
             if (_dead || incarnation != _incarnation) return;
             int tid = Environment.CurrentManagedThreadId;
             if (!_byThread.TryGetValue(tid, out var mine)) return;
-            foreach (long line in mine)
-            {
-                if (_pending.TryGetValue(line, out var p) && p.Owner == tid) _pending.Remove(line);
-            }
+            foreach (int line in mine)
+                if (_owner[line] == tid) _owner[line] = 0;
             mine.Clear();
         }
     }
 
-    public void Dispose() => NativeMemory.AlignedFree(Base);
+    public void Dispose()
+    {
+        NativeMemory.AlignedFree(Base);
+        NativeMemory.AlignedFree(_shadow);
+    }
 }
 
 /// <summary>One incarnation's view of a <see cref="CrashSimMedia"/>.</summary>
