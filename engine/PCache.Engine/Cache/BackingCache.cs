@@ -38,14 +38,15 @@ public sealed partial class BackingCache : IDisposable
         if (device.Size < info.BackingSize)
             throw new IOException($"{device.Path}: {device.Size} bytes, smaller than the {info.BackingSize} the cache recorded");
         Pool = new SegmentPool(Pmem, owner.Superblock.SegmentShift, physicalSegments);
-        int shards = Math.Max(2, Environment.ProcessorCount);
-        Log = new KeyLog(Pmem, Pool, shards);
+        // More ksets than CPUs so concurrent writers rarely queue on the same kset lock.
+        Log = new KeyLog(Pmem, Pool, Math.Max(8, 4 * Environment.ProcessorCount));
         Tails = new LogTails(Pmem, info.BackingId);
         long subtrees = (info.BackingSize + Geometry.SubtreeSize - 1) >> Geometry.SubtreeShift;
         _trees = new KeyTree[Math.Max(1, subtrees)];
         for (int i = 0; i < _trees.Length; i++) _trees[i] = new KeyTree(_arena);
-        _heads = new DataHead[shards];
-        for (int i = 0; i < shards; i++) _heads[i] = new DataHead();
+        int cpus = Math.Max(2, Environment.ProcessorCount);
+        _heads = new DataHead[cpus];
+        for (int i = 0; i < cpus; i++) _heads[i] = new DataHead();
 
         if (fresh)
         {

@@ -89,8 +89,14 @@ public sealed partial class BackingCache
         uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
         lock (tree.Lock)
         {
-            tree.Carve(rel, rel + key.Length);
-            int n = tree.Allocate();
+            int n = tree.ExactMatch(rel, rel + key.Length);
+            if (n < 0)
+            {
+                tree.Carve(rel, rel + key.Length);
+                n = tree.Allocate();
+                tree[n].Start = rel;
+                tree.Link(n);
+            }
             ref var node = ref tree[n];
             node.Start = rel;
             node.Length = key.Length;
@@ -98,7 +104,6 @@ public sealed partial class BackingCache
             node.SegOffset = key.SegmentOffset;
             node.Gen = (uint)key.Generation;
             node.Flags = key.Flags;
-            tree.Link(n);
             Log.Append(Log.KsetFor(key.Offset), key, close);
         }
     }

@@ -8,7 +8,7 @@ namespace PCache.Engine.Cache;
 internal sealed class KeyTree
 {
     private const int Nil = -1;
-    private const int Batch = 32;
+    private const int MinBatch = 4, MaxBatch = 64;
     private readonly KeyArena _arena;
     private int _root = Nil;
     private int _free = Nil;   // free list threaded through Left
@@ -24,10 +24,14 @@ internal sealed class KeyTree
 
     public ref KeyNode this[int index] => ref _arena[index];
 
-    private static uint Priority(int index)
+    // Priorities come from the extent's start, salted per process, not from the node's slot:
+    // freed slots come back in heap order, and sorted inserts on recycled slots would otherwise
+    // build a list. A start moved by a cut keeps its place; only balance, never order, depends on it.
+    private static readonly uint Salt = (uint)Random.Shared.Next() | 1;
+
+    private uint Priority(int node)
     {
-        // murmur3's finaliser: consecutive indices must still look random or sorted inserts degrade the treap
-        uint h = (uint)index;
+        uint h = _arena[node].Start ^ Salt;
         h ^= h >> 16; h *= 0x85ebca6b;
         h ^= h >> 13; h *= 0xc2b2ae35;
         h ^= h >> 16;
@@ -38,13 +42,15 @@ internal sealed class KeyTree
     {
         if (_free == Nil)
         {
-            int first = _arena.Grab(Batch);
-            for (int i = Batch - 1; i >= 0; i--)
+            // Batches grow with the tree: sparse trees waste little, busy ones rarely take the arena lock.
+            int batch = Math.Clamp(Count / 2, MinBatch, MaxBatch);
+            int first = _arena.Grab(batch);
+            for (int i = batch - 1; i >= 0; i--)
             {
                 _arena[first + i].Left = _free;
                 _free = first + i;
             }
-            _freeCount += Batch;
+            _freeCount += batch;
         }
         int n = _free;
         _free = _arena[n].Left;
@@ -156,6 +162,19 @@ internal sealed class KeyTree
         }
         _arena[b].Left = Merge(a, _arena[b].Left);
         return b;
+    }
+
+    /// <summary>
+    /// Rewriting exactly the extent of an existing key (the common case of a block rewritten in
+    /// place) needs no change to the tree's shape: returns that node for the caller to overwrite,
+    /// or -1.
+    /// </summary>
+    public int ExactMatch(uint s, uint e)
+    {
+        int f = Floor(s);
+        if (f < 0) return -1;
+        ref var n = ref _arena[f];
+        return n.Start == s && n.End == e ? f : -1;
     }
 
     /// <summary>

@@ -12,6 +12,7 @@ namespace PCache.Engine.Cache;
 internal sealed class SegmentPool
 {
     public const int LogReserve = 2;
+    private const int RefStride = 16; // one cache line per counter: two data heads never share one
     private readonly PmemRegion _pmem;
     private readonly int _shift;
     private readonly uint[] _phys;
@@ -30,7 +31,7 @@ internal sealed class SegmentPool
         _shift = segmentShift;
         _phys = physicalIds;
         int n = physicalIds.Length;
-        _refs = new int[n];
+        _refs = new int[n * RefStride];
         _gen = new ulong[n];
         _genState = new ReplicaState[n];
         _used = new bool[n];
@@ -58,7 +59,7 @@ internal sealed class SegmentPool
 
     public ulong Generation(uint segment) => Volatile.Read(ref _gen[segment]);
 
-    public int RefCount(uint segment) => Volatile.Read(ref _refs[segment]);
+    public int RefCount(uint segment) => Volatile.Read(ref _refs[segment * RefStride]);
 
     /// <summary>Load each segment's generation (no valid replica means 0, as in dm-pcache).</summary>
     public void LoadGenerations()
@@ -89,12 +90,12 @@ internal sealed class SegmentPool
 
     public bool IsUsed(uint segment) => _used[segment];
 
-    public void AddRef(uint segment) => Interlocked.Increment(ref _refs[segment]);
+    public void AddRef(uint segment) => Interlocked.Increment(ref _refs[segment * RefStride]);
 
     /// <summary>Drop one reference; the last one invalidates the segment and frees it.</summary>
     public void DropRef(uint segment)
     {
-        int left = Interlocked.Decrement(ref _refs[segment]);
+        int left = Interlocked.Decrement(ref _refs[segment * RefStride]);
         if (left == 0) Invalidate(segment);
         else if (left < 0) throw new InvalidOperationException($"segment {segment} reference count below zero");
     }
