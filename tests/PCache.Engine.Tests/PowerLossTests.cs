@@ -19,12 +19,13 @@ public class PowerLossTests(ITestOutputHelper output)
     [InlineData(2, true, 0)]
     [InlineData(3, false, 90)]
     [InlineData(4, true, 30)]
-    public void Crash_stand_in_every_acknowledged_durable_write_survives(int seed, bool dataCrc, int gcPercent)
+    [InlineData(5, false, 70, true)]
+    public void Crash_stand_in_every_acknowledged_durable_write_survives(int seed, bool dataCrc, int gcPercent, bool persistOnWrite = false)
     {
-        int cuts = Cuts(260);
+        int cuts = Cuts(210);
         var rng = new Random(seed);
         long backing = 12 << 20;
-        using var rig = new Rig(segments: 8, backingSize: backing, dataCrc: dataCrc, gcPercent: gcPercent);
+        using var rig = new Rig(segments: 8, backingSize: backing, dataCrc: dataCrc, gcPercent: gcPercent, persistOnWrite: persistOnWrite);
         var model = new SectorModel(backing / S);
         long ops = 0;
         var tWork = new System.Diagnostics.Stopwatch(); var tCrash = new System.Diagnostics.Stopwatch(); var tVerify = new System.Diagnostics.Stopwatch();
@@ -35,7 +36,7 @@ public class PowerLossTests(ITestOutputHelper output)
             tWork.Start();
             for (int i = 0; i < budget && !rig.Media.IsCut; i++)
             {
-                Step(rig, model, rng);
+                Step(rig, model, rng, persistOnWrite);
                 ops++;
             }
             tWork.Stop(); tCrash.Start();
@@ -50,7 +51,7 @@ public class PowerLossTests(ITestOutputHelper output)
     }
 
     /// <summary>One random operation; what the model learns depends on whether power was still on when it returned.</summary>
-    private static void Step(Rig rig, SectorModel model, Random rng)
+    private static void Step(Rig rig, SectorModel model, Random rng, bool persistOnWrite)
     {
         var cache = rig.Cache;
         long lba = rng.Next(0, (int)model.Sectors - 64);
@@ -63,7 +64,7 @@ public class PowerLossTests(ITestOutputHelper output)
             bool fua = kind == 0;
             var data = model.MakeWrite(lba, n, out long v);
             cache.Write(lba * S, data, fua);
-            model.Wrote(lba, n, v, durable: fua && !rig.Media.IsCut);
+            model.Wrote(lba, n, v, durable: (fua || persistOnWrite) && !rig.Media.IsCut);
         }
         else if (kind < 13)
         {
@@ -73,13 +74,13 @@ public class PowerLossTests(ITestOutputHelper output)
         else if (kind < 14)
         {
             cache.Discard(lba * S, n * S);
-            model.Wrote(lba, n, 0, false);
+            model.Wrote(lba, n, 0, durable: persistOnWrite && !rig.Media.IsCut);
         }
         else if (kind < 15)
         {
             bool fua = rng.Next(2) == 0;
             cache.WriteZeroes(lba * S, n * S, noHole: rng.Next(2) == 0, fua);
-            model.Wrote(lba, n, 0, durable: fua && !rig.Media.IsCut);
+            model.Wrote(lba, n, 0, durable: (fua || persistOnWrite) && !rig.Media.IsCut);
         }
         else
         {

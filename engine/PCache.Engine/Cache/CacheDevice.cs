@@ -72,7 +72,14 @@ public sealed class CacheDevice : IDisposable
         var r1 = Pmem.Span(a1, Geometry.BackingInfoSize);
         int latest = Replica.Latest(r0, r1);
         _infoState[id] = ReplicaState.None;
-        if (latest < 0) return;
+        if (latest < 0)
+        {
+            // One torn replica beside a blank one is a crash while a backing was being added;
+            // two damaged replicas are not something a crash leaves behind.
+            if (r0.IndexOfAnyExcept((byte)0) >= 0 && r1.IndexOfAnyExcept((byte)0) >= 0)
+                throw new MediaException($"backing_info slot {id}", a0, "both replicas are corrupt");
+            return;
+        }
         var r = latest == 0 ? r0 : r1;
         var info = BackingInfo.Decode(r, id, latest == 0 ? a0 : a1, Superblock);
         _infoState[id] = new ReplicaState { Slot = latest, Seq = Replica.Seq(r) };

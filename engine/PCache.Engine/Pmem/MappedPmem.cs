@@ -32,6 +32,7 @@ public sealed unsafe class MappedPmem : PmemRegion
     public static MappedPmem Open(string path, long createSize = 0, long minimumSize = 0)
     {
         var st = FileStat.Of(path);
+        bool created = false;
         if (st.Kind == FileKind.Missing)
         {
             if (createSize <= 0)
@@ -46,6 +47,7 @@ public sealed unsafe class MappedPmem : PmemRegion
                 throw new PmemException($"{path}: cannot size to {createSize} bytes: {err}");
             }
             Libc.close(cfd);
+            created = true;
             st = FileStat.Of(path);
         }
         else if (createSize > 0 && st.Kind == FileKind.Regular && st.Size < createSize)
@@ -105,6 +107,7 @@ public sealed unsafe class MappedPmem : PmemRegion
         catch
         {
             Libc.close(fd);
+            if (created) File.Delete(path); // do not leave behind a file the caller never got
             throw;
         }
     }
