@@ -32,6 +32,11 @@ internal static class EngineBench
                 Console.WriteLine($"write 1 thread: median {w.MedianUs:F2} µs p99 {w.P99Us:F2} µs {w.Iops:N0}/s");
                 return 0;
             }
+            if (only == "replay")
+            {
+                Replay(pmem, quick ? 200_000 : 1_000_000);
+                return 0;
+            }
             var floorW1 = Floor(pmem, ops, 1, write: true);
             var floorW2 = Floor(pmem, ops, 2, write: true);
             var floorR1 = Floor(pmem, ops, 1, write: false);

@@ -19,6 +19,9 @@ internal sealed class Writeback : Worker
 
     public long BytesDone => Interlocked.Read(ref _bytesDone);
 
+    /// <summary>Write-back met a kset it can never write (corrupt media) and stopped for good.</summary>
+    public bool Stuck => _corrupt;
+
     protected override int Step()
     {
         if (_corrupt) return 5000;

@@ -137,7 +137,8 @@ public sealed partial class BackingCache : IDisposable
             Log.CloseAll();
             var head = Log.Head;
             if (Tails.DirtyTail == head && Log.PendingKeys == 0) return;
-            if (_writeback.Error is { } err && _stopped) throw new IOException(err);
+            if (_writeback.Stuck) throw new IOException(_writeback.Error);
+            ThrowIfStopped();
             progress?.Invoke(DirtyBytes);
             _writeback.Wake();
             if (cancel.WaitHandle.WaitOne(50)) cancel.ThrowIfCancellationRequested();
@@ -180,13 +181,16 @@ public sealed partial class BackingCache : IDisposable
         if (_stopped) throw new CacheStoppedException();
     }
 
-    /// <summary>Graceful stop: every kset reaches the log, workers end; dirty data stays safe in pmem.</summary>
+    /// <summary>
+    /// Graceful stop: every kset reaches the log, workers end; dirty data stays safe in pmem.
+    /// The caller stops issuing requests first (the daemon stops its NBD exports before this).
+    /// </summary>
     public void Stop()
     {
         if (_stopped) return;
+        _stopped = true;
         _flusher.Stop();
         Log.CloseAll();
-        _stopped = true;
         Pool.Stop();
         _writeback.Stop();
         _gc.Stop();
