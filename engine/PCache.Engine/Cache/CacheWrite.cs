@@ -86,24 +86,9 @@ public sealed partial class BackingCache
     internal void InsertAndLog(in KeyRecord key, bool close)
     {
         var tree = TreeFor(key.Offset);
-        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
         lock (tree.Lock)
         {
-            int n = tree.ExactMatch(rel, rel + key.Length);
-            if (n < 0)
-            {
-                tree.Carve(rel, rel + key.Length);
-                n = tree.Allocate();
-                tree[n].Start = rel;
-                tree.Link(n);
-            }
-            ref var node = ref tree[n];
-            node.Start = rel;
-            node.Length = key.Length;
-            node.Segment = key.Segment;
-            node.SegOffset = key.SegmentOffset;
-            node.Gen = (uint)key.Generation;
-            node.Flags = key.Flags;
+            tree.Insert(key);
             Log.Append(Log.KsetFor(key.Offset), key, close);
         }
     }

@@ -1,3 +1,5 @@
+using PCache.Engine.Layout;
+
 namespace PCache.Engine.Cache;
 
 /// <summary>
@@ -162,6 +164,26 @@ internal sealed class KeyTree
         }
         _arena[b].Left = Merge(a, _arena[b].Left);
         return b;
+    }
+
+    /// <summary>Index a logged key (the new extent wins over whatever it overlaps).</summary>
+    public void Insert(in KeyRecord key)
+    {
+        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
+        int n = ExactMatch(rel, rel + key.Length);
+        if (n < 0)
+        {
+            Carve(rel, rel + key.Length);
+            n = Allocate();
+            _arena[n].Start = rel;
+            Link(n);
+        }
+        ref var node = ref _arena[n];
+        node.Length = key.Length;
+        node.Segment = key.Segment;
+        node.SegOffset = key.SegmentOffset;
+        node.Gen = (uint)key.Generation;
+        node.Flags = key.Flags & KeyRecord.KnownFlags;
     }
 
     /// <summary>

@@ -93,19 +93,5 @@ public sealed partial class BackingCache
         ReplayTime = clock.Elapsed;
     }
 
-    private void Index(in KeyRecord key)
-    {
-        var tree = TreeFor(key.Offset);
-        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
-        tree.Carve(rel, rel + key.Length);
-        int n = tree.Allocate();
-        ref var node = ref tree[n];
-        node.Start = rel;
-        node.Length = key.Length;
-        node.Segment = key.Segment;
-        node.SegOffset = key.SegmentOffset;
-        node.Gen = (uint)key.Generation;
-        node.Flags = key.Flags & KeyRecord.KnownFlags;
-        tree.Link(n);
-    }
+    private void Index(in KeyRecord key) => TreeFor(key.Offset).Insert(key);
 }
