@@ -31,8 +31,10 @@ public class PowerLossTests(ITestOutputHelper output)
         var tWork = new System.Diagnostics.Stopwatch(); var tCrash = new System.Diagnostics.Stopwatch(); var tVerify = new System.Diagnostics.Stopwatch();
         for (int cut = 0; cut < cuts; cut++)
         {
-            rig.Media.CutAfterStores(rng.Next(1, 600));
-            int budget = rng.Next(1, 120);
+            // Every few cuts a long run, so GC reclaims and reuses segments within one incarnation.
+            bool longRun = cut % 16 == 0;
+            rig.Media.CutAfterStores(longRun ? rng.Next(2000, 20000) : rng.Next(1, 600));
+            int budget = longRun ? 3000 : rng.Next(1, 120);
             tWork.Start();
             for (int i = 0; i < budget && !rig.Media.IsCut; i++)
             {

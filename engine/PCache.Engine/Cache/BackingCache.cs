@@ -50,6 +50,7 @@ public sealed partial class BackingCache : IDisposable
 
         if (fresh)
         {
+            Pool.LoadGenerations(); // the headers just written: the next generation update must go to the other replica
             Log.PrepareLogSegment(0);
             Tails.Init();
             Pool.MarkUsed(0);
