@@ -5,6 +5,9 @@
 @{
     RootModule           = 'PCache.dll'
     NestedModules        = @('PCache.psm1')
+    # Loaded before the rest: PCache.psm1 and format views use its types ([PCache.Backing],
+    # [PCache.Core.DaemonLauncher]) before any cmdlet has run.
+    RequiredAssemblies   = @('PCache.Core.dll')
     ModuleVersion        = '0.1.0'
     GUID                 = 'b057bb48-a0dd-44b2-be29-87b2ade98a86'
     Author               = 'PCache developers'
@@ -16,23 +19,47 @@
     FormatsToProcess     = @('PCache.format.ps1xml')
 
     # Explicit lists only, never '*' (a wildcard makes command discovery load the module).
-    # The cmdlets are listed here when they arrive with the module issue.
-    CmdletsToExport      = @()
-    FunctionsToExport    = @('Get-PCacheEnginePath')
+    CmdletsToExport      = @(
+        'Add-PCacheBacking'
+        'Clear-PCacheStat'
+        'Get-PCacheBacking'
+        'Get-PCacheCache'
+        'Get-PCacheDaemon'
+        'Get-PCacheStat'
+        'Initialize-PCacheCache'
+        'Remove-PCacheBacking'
+        'Set-PCacheBacking'
+        'Start-PCacheCache'
+        'Stop-PCacheCache'
+        'Sync-PCacheBacking'
+        'Test-PCacheDaemon'
+    )
+    FunctionsToExport    = @(
+        'Get-PCacheEnginePath'
+        'Start-PCacheDaemon'
+        'Stop-PCacheDaemon'
+    )
     AliasesToExport      = @()
     VariablesToExport    = @()
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('PSEdition_Core', 'Linux', 'Cache', 'Storage', 'PersistentMemory', 'PMem', 'NBD', 'BlockDevice')
+            Tags         = @('PSEdition_Core', 'Linux', 'Storage', 'Cache', 'pmem', 'PersistentMemory', 'NBD', 'BlockDevice')
             # The repository has no public home yet: confirm these two addresses before publishing.
             ProjectUri   = 'https://github.com/pcache/pcache'
             LicenseUri   = 'https://github.com/pcache/pcache/blob/main/LICENSE'
             ReleaseNotes = @'
 0.1.0 (in progress)
-- Module layout: PCache.dll (cmdlets, coming with the module issue), PCache.psm1,
-  PCache.format.ps1xml and the native engine bin/pcache.
-- Get-PCacheEnginePath returns the path of the native engine shipped with the module.
+- Cmdlets: Start-, Initialize-, Stop- and Get-PCacheCache; Add-, Remove-, Get-, Set- and
+  Sync-PCacheBacking; Get-PCacheStat (snapshots, or -Continuous samples with rates) and
+  Clear-PCacheStat; Get-PCacheDaemon and Test-PCacheDaemon.
+- Start-PCacheDaemon and Stop-PCacheDaemon run the module's own engine (bin/pcache) for
+  interactive use without systemd.
+- Typed, numeric output objects (PCache.Cache, PCache.Backing, PCache.Stat, PCache.StatSample,
+  PCache.DaemonInfo, PCache.StoppedCache, PCache.RemovedBacking); units only in the format views.
+- -WhatIf/-Confirm on every command that changes state; Add-PCacheBacking is idempotent.
+- Tab completion of backing ids, cache ids and paths; help for every command (Get-Help) and
+  about_PCache.
 '@
         }
     }

@@ -1,28 +1,36 @@
 # PCache.psm1: the script part of the PCache module, loaded as a nested module of PCache.psd1.
-# The cmdlets live in PCache.dll; this file holds what is simpler in script.
+# The cmdlets live in PCache.dll; this file holds what belongs in script: running the module's own
+# engine as a daemon for interactive use without systemd. The process work itself is in
+# PCache.Core.dll ([PCache.Core.DaemonLauncher]), where xunit tests it against the real engine.
+# Help for these functions comes from the same MAML file as the cmdlets' (docs/*.md).
+
+Set-StrictMode -Version 3.0
+
+# The system service's socket (systemd's RuntimeDirectory=pcache).
+$script:SystemSocket = '/run/pcache/pcache.sock'
+
+# Turns a failure of the core (PCache.Core.PCacheCommandException, usually wrapped in a
+# MethodInvocationException by PowerShell) into the ErrorRecord the cmdlets would write.
+function ConvertTo-PCacheErrorRecord {
+    param([System.Management.Automation.ErrorRecord] $Caught)
+
+    $exception = $Caught.Exception
+    while ($null -ne $exception -and $exception -isnot [PCache.Core.PCacheCommandException]) {
+        $exception = $exception.InnerException
+    }
+    if ($null -eq $exception) {
+        return $Caught
+    }
+    $e = $exception.Error
+    $record = [System.Management.Automation.ErrorRecord]::new(
+        $e.Exception, $e.ErrorId, [System.Management.Automation.ErrorCategory]$e.Category, $e.Target)
+    $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($e.Message)
+    $record.ErrorDetails.RecommendedAction = $e.RecommendedAction
+    $record
+}
 
 function Get-PCacheEnginePath {
-    <#
-    .SYNOPSIS
-    Gets the path of the native PCache engine that ships with this module.
-
-    .DESCRIPTION
-    The PCache module carries its native engine, the `pcache` executable, in the bin folder
-    next to the module manifest. Get-PCacheEnginePath returns the full path of that file, so
-    scripts can start the daemon or run the CLI that belongs to this version of the module.
-    It writes an error when the file is missing, which means the module folder is incomplete.
-
-    .OUTPUTS
-    System.String
-
-    .EXAMPLE
-    PS> Get-PCacheEnginePath
-    /home/me/.local/share/powershell/Modules/PCache/0.1.0/bin/pcache
-
-    .EXAMPLE
-    PS> & (Get-PCacheEnginePath -ErrorAction Stop) demo
-    Runs the engine's demo.
-    #>
+    # .EXTERNALHELP PCache.dll-Help.xml
     [CmdletBinding()]
     [OutputType([string])]
     param()
@@ -39,4 +47,112 @@ function Get-PCacheEnginePath {
     $path
 }
 
-Export-ModuleMember -Function 'Get-PCacheEnginePath'
+function Start-PCacheDaemon {
+    # .EXTERNALHELP PCache.dll-Help.xml
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    [OutputType('PCache.DaemonInfo')]
+    param(
+        [Parameter(Position = 0)]
+        [ValidateNotNullOrEmpty()]
+        [string] $SocketPath,
+
+        [Parameter()]
+        [ValidateNotNullOrEmpty()]
+        [string] $ConfigPath,
+
+        [Parameter()]
+        [ValidateNotNullOrEmpty()]
+        [string] $NbdListen,
+
+        [Parameter()]
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 30
+    )
+
+    if ($PSBoundParameters.ContainsKey('SocketPath')) {
+        $socket = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($SocketPath)
+    }
+    elseif (-not [string]::IsNullOrEmpty($env:PCACHE_SOCKET)) {
+        $socket = [System.IO.Path]::GetFullPath($env:PCACHE_SOCKET)
+    }
+    else {
+        # A daemon run by systemd answers on the system socket: that is the one to use.
+        $system = [PCache.Core.DaemonLauncher]::Find($script:SystemSocket)
+        if ($null -ne $system) {
+            Write-Verbose "The system's PCache daemon (pid $($system.Pid)) answers on $($script:SystemSocket); not starting another."
+            return $system
+        }
+        $socket = [PCache.Core.DaemonLauncher]::PrivateSocketPath()
+    }
+
+    $running = [PCache.Core.DaemonLauncher]::Find($socket)
+    if ($null -ne $running) {
+        Write-Verbose "A PCache daemon (pid $($running.Pid)) already answers on $socket."
+    }
+    else {
+        $engine = Get-PCacheEnginePath -ErrorAction Stop
+        if (-not $PSCmdlet.ShouldProcess($socket, "Start the PCache daemon $engine")) {
+            return
+        }
+        $arguments = [System.Collections.Generic.List[string]]::new()
+        if ($PSBoundParameters.ContainsKey('ConfigPath')) {
+            $arguments.Add('--config')
+            $arguments.Add($PSCmdlet.GetUnresolvedProviderPathFromPSPath($ConfigPath))
+        }
+        if ($PSBoundParameters.ContainsKey('NbdListen')) {
+            $arguments.Add('--nbd-listen')
+            $arguments.Add($NbdListen)
+        }
+        try {
+            $running = [PCache.Core.DaemonLauncher]::Start(
+                $engine, $socket, $arguments, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
+        }
+        catch {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+        }
+        Write-Verbose "Started the PCache daemon (pid $($running.Pid)) on $socket; its log is $($running.LogPath)."
+    }
+
+    # The session's cmdlets (and the pcache CLI run from it) find this daemon from now on.
+    if ($env:PCACHE_SOCKET -ne $socket) {
+        Write-Verbose "Setting `$env:PCACHE_SOCKET to $socket."
+        $env:PCACHE_SOCKET = $socket
+    }
+    $running
+}
+
+function Stop-PCacheDaemon {
+    # .EXTERNALHELP PCache.dll-Help.xml
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = $true)]
+        [ValidateNotNullOrEmpty()]
+        [string] $SocketPath,
+
+        [Parameter()]
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 60
+    )
+
+    process {
+        $target = @{}
+        if ($PSBoundParameters.ContainsKey('SocketPath')) {
+            $target['SocketPath'] = $SocketPath
+        }
+        # Not running is a terminating error from Get-PCacheDaemon, which names the socket.
+        $daemon = Get-PCacheDaemon @target -ErrorAction Stop
+        $what = "PCache daemon (pid $($daemon.Pid)) at $($daemon.SocketPath)"
+        if (-not $PSCmdlet.ShouldProcess($what, 'Stop the daemon: its NBD exports close and dirty data stays in the cache devices')) {
+            return
+        }
+        try {
+            [PCache.Core.DaemonLauncher]::Stop($daemon.Pid, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
+        }
+        catch {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+        }
+        Write-Verbose "Stopped the $what."
+    }
+}
+
+Export-ModuleMember -Function 'Get-PCacheEnginePath', 'Start-PCacheDaemon', 'Stop-PCacheDaemon'

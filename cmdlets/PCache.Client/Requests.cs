@@ -1,0 +1,104 @@
+using System.Text.Json.Serialization;
+
+namespace PCache.Client;
+
+// Arguments of each verb: the "args" object of a request line. Unknown fields are refused so a
+// misspelt option never passes silently; sizes are plain byte counts.
+
+/// <summary>Arguments of verbs that take none (ping, cache-list).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class NoArgs
+{
+}
+
+/// <summary>cache-start: open (and with Size, create) a cache device; Format writes a new one.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class CacheStartArgs
+{
+    [JsonRequired]
+    public string Path { get; set; } = "";
+
+    /// <summary>Create a regular file of this many bytes when the path does not exist.</summary>
+    public long? Size { get; set; }
+
+    /// <summary>Write a new, empty cache device (refused on a device holding data unless Force).</summary>
+    public bool Format { get; set; }
+
+    public bool Force { get; set; }
+
+    /// <summary>Backings created on this cache keep a CRC of their data (recorded per backing).</summary>
+    public bool DataCrc { get; set; }
+
+    /// <summary>Segment size when formatting (a power of two, 1 MiB..1 GiB); default scales with the device.</summary>
+    public long? SegmentSize { get; set; }
+}
+
+/// <summary>cache-stop: stop every backing of a cache (dirty data stays in pmem) and release the device.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class CacheStopArgs
+{
+    [JsonRequired]
+    public int CacheId { get; set; }
+}
+
+/// <summary>backing-start: cache a backing device in a share of a started cache device.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class BackingStartArgs
+{
+    [JsonRequired]
+    public string Path { get; set; } = "";
+
+    /// <summary>Bytes of the cache device for this backing (rounded up to whole segments).</summary>
+    [JsonRequired]
+    public long CacheSize { get; set; }
+
+    /// <summary>Cache device to use; default 0.</summary>
+    public int? CacheId { get; set; }
+
+    /// <summary>GC starts when this percentage of the backing's segments is in use (0..90, default 70).</summary>
+    public int? GcPercent { get; set; }
+
+    /// <summary>Recorded with the backing (pcache-utils compatibility); NBD connections do not depend on it.</summary>
+    public int? Queues { get; set; }
+
+    /// <summary>Every write is durable before it is acknowledged.</summary>
+    public bool PersistOnWrite { get; set; }
+}
+
+/// <summary>backing-stop: write back all dirty data, then forget the backing.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class BackingStopArgs
+{
+    [JsonRequired]
+    public int BackingId { get; set; }
+
+    /// <summary>Forget a backing that cannot be attached, discarding the dirty data it still has in the cache.</summary>
+    public bool Force { get; set; }
+}
+
+/// <summary>backing-list: every backing, or those of one cache.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class BackingListArgs
+{
+    public int? CacheId { get; set; }
+}
+
+/// <summary>backing-set: change a running backing's settings.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class BackingSetArgs
+{
+    [JsonRequired]
+    public int BackingId { get; set; }
+
+    public int? GcPercent { get; set; }
+}
+
+/// <summary>stat: the engine's counters, for one backing or all of them.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class StatArgs
+{
+    public int? BackingId { get; set; }
+
+    /// <summary>Zero the counters after reading them.</summary>
+    public bool Reset { get; set; }
+}

@@ -1,0 +1,37 @@
+namespace PCache.Core;
+
+/// <summary>
+/// The daemon's limits, as constants the cmdlets' [ValidateRange] attributes can use. A test
+/// checks each against the engine's own constants and against the running daemon, so a change
+/// on either side fails the build instead of surfacing as a confusing error at run time.
+/// </summary>
+public static class Limits
+{
+    public const int MinId = 0;
+    public const int MaxId = int.MaxValue;
+
+    public const int MinGcPercent = 0;
+    public const int MaxGcPercent = 90;
+
+    public const int MinQueues = 1;
+    public const int MaxQueues = 1024;
+
+    /// <summary>1 MiB .. 1 GiB (and a power of two, which only the daemon checks).</summary>
+    public const long MinSegmentSize = 1L << 20;
+    public const long MaxSegmentSize = 1L << 30;
+
+    /// <summary>The smallest cache device the engine accepts: 2 MiB of metadata plus four 1 MiB segments.</summary>
+    public const long MinCacheDeviceSize = 6L << 20;
+    public const long MaxSize = long.MaxValue;
+
+    public const long MinCacheSize = 1;
+
+    public const int MinIntervalSeconds = 1;
+    public const int MaxIntervalSeconds = 86400;
+
+    public const int MinSamples = 1;
+    public const int MaxSamples = int.MaxValue;
+
+    public const int MinTimeoutSeconds = 0;
+    public const int MaxTimeoutSeconds = int.MaxValue;
+}

@@ -1,0 +1,92 @@
+using PCache.Client;
+
+namespace PCache.Core;
+
+/// <summary>Get-, Add- and Set-PCacheBacking.</summary>
+public static class BackingOperations
+{
+    public static void Get(PCacheClient client, ICommandSink sink, IReadOnlyCollection<int>? backingIds, IReadOnlyCollection<int>? cacheIds, IReadOnlyCollection<string>? paths)
+    {
+        if (cacheIds is { Count: > 0 })
+        {
+            if (!ClientCall.TryRun(client, sink, null, client.ListCachesAsync, out var caches)) return;
+            foreach (int missing in cacheIds.Where(id => caches.All(c => c.CacheId != id)).Distinct())
+                sink.WriteError(ErrorTranslator.Module(ErrorTranslator.CacheNotFoundId, $"No cache {missing} is started on the daemon at {client.Socket.Path}.", missing));
+        }
+        if (!ClientCall.TryRun(client, sink, null, c => client.ListBackingsAsync(null, c), out var all)) return;
+        var inCaches = cacheIds is { Count: > 0 } ? all.Where(b => cacheIds.Contains(b.CacheId)).ToList() : all;
+        var selected = Selection.Apply(inCaches, b => b.BackingId, b => b.BackingPath, backingIds, paths);
+        foreach (var b in selected.Items) sink.WriteObject(Backing.From(b, client.Socket.Path));
+        foreach (int id in selected.MissingIds)
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingNotFoundId, $"No backing {id}{InCaches(cacheIds)} on the daemon at {client.Socket.Path}.", id));
+        foreach (string path in selected.MissingPaths)
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingNotFoundId, $"{path} is not a backing{InCaches(cacheIds)} on the daemon at {client.Socket.Path}.", path));
+    }
+
+    private static string InCaches(IReadOnlyCollection<int>? cacheIds) =>
+        cacheIds is { Count: > 0 } ? $" on cache {string.Join(", ", cacheIds)}" : "";
+
+    /// <summary>Attach a backing, or return the attached one when its settings are the ones asked for.</summary>
+    public static void Add(PCacheClient client, ICommandSink sink, AddBackingRequest request)
+    {
+        if (!ClientCall.TryRun(client, sink, request.Path, c => client.ListBackingsAsync(null, c), out var backings)) return;
+        var plan = AddBackingPlan.For(request, backings);
+        switch (plan.Decision)
+        {
+            case AddBackingDecision.Existing:
+                sink.WriteVerbose($"{request.Path} is already attached as backing {plan.Existing!.BackingId} with these settings; nothing to do");
+                sink.WriteObject(Backing.From(plan.Existing, client.Socket.Path));
+                return;
+            case AddBackingDecision.Conflict:
+                var existing = Backing.From(plan.Existing!, client.Socket.Path);
+                sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingConflictId,
+                    $"{request.Path} is already attached as backing {existing.BackingId}, but {string.Join("; ", plan.Differences)}.",
+                    existing,
+                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent can be changed in place with Set-PCacheBacking."));
+                return;
+        }
+        string action = plan.Existing is { } recorded
+            ? $"Re-attach backing {recorded.BackingId} (now {recorded.State}) to cache {recorded.CacheId}"
+            : $"Cache it in cache {request.CacheId} with {ByteSize.Format(request.CacheSize)} of cache space and export it over NBD";
+        if (!sink.ShouldProcess(request.Path, action)) return;
+        var args = new BackingStartArgs
+        {
+            Path = request.Path,
+            CacheSize = request.CacheSize,
+            CacheId = request.CacheId,
+            GcPercent = request.GcPercent,
+            Queues = request.Queues,
+            PersistOnWrite = request.PersistOnWrite ?? false,
+        };
+        if (ClientCall.TryRun(client, sink, request.Path, c => client.StartBackingAsync(args, c), out var started))
+            sink.WriteObject(Backing.From(started, client.Socket.Path));
+    }
+
+    /// <summary>Change a running backing's settings; a setting that already has the value asked for is left alone.</summary>
+    public static void Set(PCacheClient client, ICommandSink sink, int backingId, int gcPercent, bool passThru)
+    {
+        if (Find(client, sink, backingId) is not { } backing) return;
+        if (backing.CacheGcPercent == gcPercent)
+        {
+            sink.WriteVerbose($"backing {backingId} already has GcPercent {gcPercent}; nothing to do");
+            if (passThru) sink.WriteObject(Backing.From(backing, client.Socket.Path));
+            return;
+        }
+        if (!sink.ShouldProcess(Describe(backing), $"Set GcPercent from {backing.CacheGcPercent} to {gcPercent}")) return;
+        var args = new BackingSetArgs { BackingId = backingId, GcPercent = gcPercent };
+        if (ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out var changed) && passThru)
+            sink.WriteObject(Backing.From(changed, client.Socket.Path));
+    }
+
+    /// <summary>The backing with this id, or null after a not-found error.</summary>
+    internal static BackingEntry? Find(PCacheClient client, ICommandSink sink, int backingId)
+    {
+        if (!ClientCall.TryRun(client, sink, backingId, c => client.ListBackingsAsync(null, c), out var all)) return null;
+        var backing = all.FirstOrDefault(b => b.BackingId == backingId);
+        if (backing is null)
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingNotFoundId, $"No backing {backingId} on the daemon at {client.Socket.Path}.", backingId));
+        return backing;
+    }
+
+    internal static string Describe(BackingEntry b) => $"backing {b.BackingId} ({b.BackingPath})";
+}

@@ -1,0 +1,48 @@
+using PCache.Client;
+
+namespace PCache.Core;
+
+/// <summary>
+/// Remove-PCacheBacking: the daemon writes back every dirty byte, then forgets the backing. The
+/// drain can take long, so its progress (dirty bytes left) becomes Write-Progress; Ctrl+C asks the
+/// daemon to stop the drain, and the backing stays attached with nothing lost.
+/// </summary>
+public static class RemoveBacking
+{
+    public static void Run(PCacheClient client, ICommandSink sink, int backingId, bool force, bool passThru)
+    {
+        if (BackingOperations.Find(client, sink, backingId) is not { } backing) return;
+        string target = BackingOperations.Describe(backing);
+        string action = backing.State switch
+        {
+            BackingStates.Running => $"Write back {ByteSize.Format(backing.DirtyBytes)} of dirty data, withdraw the NBD export {backing.Export} and remove the backing",
+            _ when force => $"Forget the backing (it is {backing.State}) and DISCARD its {ByteSize.Format(backing.DirtyBytes)} of dirty data",
+            _ => $"Remove the backing (it is {backing.State}; without -Force the daemon refuses while it holds dirty data)",
+        };
+        if (!sink.ShouldProcess(target, action)) return;
+
+        string activity = $"Removing {target}";
+        var args = new BackingStopArgs { BackingId = backingId, Force = force };
+        bool ok = ClientCall.TryRunWithProgress<BackingStopResult, DrainProgress>(client, sink, backingId,
+            (progress, cancel) => client.StopBackingAsync(args, progress, cancel),
+            p => sink.WriteProgress(Progress(activity, p)),
+            out var result);
+        sink.WriteProgress(new ProgressReport(ProgressReport.RemoveBackingActivity, activity, "Done", 100, Completed: true));
+        if (!ok) return;
+        if (result.DiscardedDirtyBytes > 0)
+            sink.WriteWarning($"backing {backingId} removed; {ByteSize.Format(result.DiscardedDirtyBytes)} of dirty data discarded");
+        else
+            sink.WriteVerbose($"backing {backingId} removed after writing back {ByteSize.Format(result.WrittenBackBytes)} in {result.Seconds:0.0} s");
+        if (passThru) sink.WriteObject(RemovedBacking.From(result, backing.CacheId, client.Socket.Path));
+    }
+
+    /// <summary>Progress of a drain in words and percent (of the dirty data there was when it began).</summary>
+    public static ProgressReport Progress(string activity, DrainProgress p)
+    {
+        int percent = p.InitialDirtyBytes <= 0 ? (p.Done ? 100 : 0)
+            : (int)Math.Clamp(100 * (p.InitialDirtyBytes - p.DirtyBytes) / p.InitialDirtyBytes, 0, 100);
+        string status = $"Writing back: {ByteSize.Format(p.DirtyBytes)} of {ByteSize.Format(p.InitialDirtyBytes)} dirty left";
+        if (p.WritebackError is { } error) status += $" (write-back error, retrying: {error})";
+        return new ProgressReport(ProgressReport.RemoveBackingActivity, activity, status, percent);
+    }
+}

@@ -1,0 +1,87 @@
+using PCache.Client;
+
+namespace PCache;
+
+/// <summary>
+/// A backing device cached by PCache (Get-PCacheBacking, Add-PCacheBacking...). Property names
+/// match the cmdlets' parameter names (BackingId, CacheId, Path, CacheSize, GcPercent, Queues,
+/// SocketPath) so the object binds by property name further down a pipeline.
+/// </summary>
+public sealed class Backing
+{
+    public int BackingId { get; init; }
+
+    public int CacheId { get; init; }
+
+    /// <summary>The backing block device or file.</summary>
+    public string Path { get; init; } = "";
+
+    /// <summary>running, draining, refused, unavailable or corrupt.</summary>
+    public string State { get; init; } = "";
+
+    public string Mode { get; init; } = "";
+
+    /// <summary>Size of the backing device.</summary>
+    public long Size { get; init; }
+
+    /// <summary>Share of the cache device given to this backing (whole segments).</summary>
+    public long CacheSize { get; init; }
+
+    public int CacheSegments { get; init; }
+
+    public int CacheUsedSegments { get; init; }
+
+    /// <summary>CacheUsedSegments ÷ CacheSegments, 0..1; GC starts at GcPercent.</summary>
+    public double CacheUsedRatio { get; init; }
+
+    public int GcPercent { get; init; }
+
+    /// <summary>Bytes written to the cache and not yet written back to the backing device.</summary>
+    public long DirtyBytes { get; init; }
+
+    public int Queues { get; init; }
+
+    public bool DataCrc { get; init; }
+
+    public bool PersistOnWrite { get; init; }
+
+    /// <summary>NBD export name, pcacheN.</summary>
+    public string Export { get; init; } = "";
+
+    /// <summary>NBD URI of the export while it runs (nbd+unix://...); null otherwise.</summary>
+    public string? Uri { get; init; }
+
+    /// <summary>NBD URI over TCP when the daemon listens on TCP; null otherwise.</summary>
+    public string? TcpUri { get; init; }
+
+    /// <summary>Why the backing is not running, or its last write-back/GC error.</summary>
+    public string? Error { get; init; }
+
+    public string SocketPath { get; init; } = "";
+
+    public override string ToString() => $"backing {BackingId} ({Path})";
+
+    internal static Backing From(BackingEntry e, string socketPath) => new()
+    {
+        BackingId = e.BackingId,
+        CacheId = e.CacheId,
+        Path = e.BackingPath,
+        State = e.State,
+        Mode = e.Mode,
+        Size = e.Size,
+        CacheSize = e.CacheSize,
+        CacheSegments = e.CacheSegs,
+        CacheUsedSegments = e.CacheUsedSegs,
+        CacheUsedRatio = e.CacheSegs == 0 ? 0 : (double)e.CacheUsedSegs / e.CacheSegs,
+        GcPercent = e.CacheGcPercent,
+        DirtyBytes = e.DirtyBytes,
+        Queues = e.Queues,
+        DataCrc = e.DataCrc,
+        PersistOnWrite = e.PersistOnWrite,
+        Export = e.Export,
+        Uri = e.LogicDev,
+        TcpUri = e.NbdTcp,
+        Error = e.Error,
+        SocketPath = socketPath,
+    };
+}

@@ -1,0 +1,165 @@
+using PCache.Client;
+
+namespace PCache;
+
+/// <summary>
+/// One backing's statistics at one moment (Get-PCacheStat): its state, the cache's status and the
+/// engine's cumulative counters, one numeric property each, so Export-Csv writes one flat row.
+/// </summary>
+public sealed class Stat
+{
+    /// <summary>The engine's counter names, in the order of the properties that carry them.</summary>
+    public static IReadOnlyList<string> CounterNames { get; } =
+    [
+        "read_requests", "read_bytes", "read_hits", "read_misses", "read_partial_hits", "read_hit_bytes", "read_miss_bytes",
+        "write_requests", "write_bytes", "fua_writes", "flushes",
+        "discard_requests", "discard_bytes", "zero_requests", "zero_bytes", "prefetch_requests", "prefetch_bytes",
+        "miss_fill_bytes", "miss_fill_skipped",
+        "writeback_ksets", "writeback_keys", "writeback_bytes", "writeback_errors",
+        "gc_ksets", "gc_segments_freed", "stale_keys_purged", "writer_waits", "backing_read_errors",
+    ];
+
+    /// <summary>When the daemon was asked, UTC.</summary>
+    public DateTime Timestamp { get; init; }
+
+    public int BackingId { get; init; }
+
+    public int CacheId { get; init; }
+
+    public string Path { get; init; } = "";
+
+    public string State { get; init; } = "";
+
+    public long Size { get; init; }
+
+    public long SegmentSize { get; init; }
+
+    public int CacheSegments { get; init; }
+
+    public int CacheUsedSegments { get; init; }
+
+    public double CacheUsedRatio { get; init; }
+
+    public int GcPercent { get; init; }
+
+    public long DirtyBytes { get; init; }
+
+    /// <summary>Read bytes served from the cache ÷ read bytes since the counters were last cleared, 0..1.</summary>
+    public double ReadHitRatio { get; init; }
+
+    public int PendingKeys { get; init; }
+
+    public long IndexKeys { get; init; }
+
+    public long IndexBytes { get; init; }
+
+    public string KeyHead { get; init; } = "";
+
+    public string DirtyTail { get; init; } = "";
+
+    public string KeyTail { get; init; } = "";
+
+    public double ReplayMilliseconds { get; init; }
+
+    public long ReplayKsets { get; init; }
+
+    public long ReplayKeys { get; init; }
+
+    public string? WritebackError { get; init; }
+
+    public string? GcError { get; init; }
+
+    public long ReadRequests { get; init; }
+    public long ReadBytes { get; init; }
+    public long ReadHits { get; init; }
+    public long ReadMisses { get; init; }
+    public long ReadPartialHits { get; init; }
+    public long ReadHitBytes { get; init; }
+    public long ReadMissBytes { get; init; }
+    public long WriteRequests { get; init; }
+    public long WriteBytes { get; init; }
+    public long FuaWrites { get; init; }
+    public long Flushes { get; init; }
+    public long DiscardRequests { get; init; }
+    public long DiscardBytes { get; init; }
+    public long ZeroRequests { get; init; }
+    public long ZeroBytes { get; init; }
+    public long PrefetchRequests { get; init; }
+    public long PrefetchBytes { get; init; }
+    public long MissFillBytes { get; init; }
+    public long MissFillSkipped { get; init; }
+    public long WritebackKsets { get; init; }
+    public long WritebackKeys { get; init; }
+    public long WritebackBytes { get; init; }
+    public long WritebackErrors { get; init; }
+    public long GcKsets { get; init; }
+    public long GcSegmentsFreed { get; init; }
+    public long StaleKeysPurged { get; init; }
+    public long WriterWaits { get; init; }
+    public long BackingReadErrors { get; init; }
+
+    public string SocketPath { get; init; } = "";
+
+    public override string ToString() => $"backing {BackingId} statistics at {Timestamp:O}";
+
+    internal static Stat From(BackingStatistics s, DateTime timestamp, string socketPath)
+    {
+        long C(string name) => s.Counters.GetValueOrDefault(name);
+        return new Stat
+        {
+            Timestamp = timestamp,
+            BackingId = s.BackingId,
+            CacheId = s.CacheId,
+            Path = s.BackingPath,
+            State = s.State,
+            Size = s.Size,
+            SegmentSize = s.SegmentSize,
+            CacheSegments = s.CacheSegs,
+            CacheUsedSegments = s.CacheUsedSegs,
+            CacheUsedRatio = s.CacheSegs == 0 ? 0 : (double)s.CacheUsedSegs / s.CacheSegs,
+            GcPercent = s.GcPercent,
+            DirtyBytes = s.DirtyBytes,
+            ReadHitRatio = s.ReadHitRatio,
+            PendingKeys = s.PendingKeys,
+            IndexKeys = s.IndexKeys,
+            IndexBytes = s.IndexBytes,
+            KeyHead = s.KeyHead,
+            DirtyTail = s.DirtyTail,
+            KeyTail = s.KeyTail,
+            ReplayMilliseconds = s.ReplayMilliseconds,
+            ReplayKsets = s.ReplayKsets,
+            ReplayKeys = s.ReplayKeys,
+            WritebackError = s.WritebackError,
+            GcError = s.GcError,
+            ReadRequests = C("read_requests"),
+            ReadBytes = C("read_bytes"),
+            ReadHits = C("read_hits"),
+            ReadMisses = C("read_misses"),
+            ReadPartialHits = C("read_partial_hits"),
+            ReadHitBytes = C("read_hit_bytes"),
+            ReadMissBytes = C("read_miss_bytes"),
+            WriteRequests = C("write_requests"),
+            WriteBytes = C("write_bytes"),
+            FuaWrites = C("fua_writes"),
+            Flushes = C("flushes"),
+            DiscardRequests = C("discard_requests"),
+            DiscardBytes = C("discard_bytes"),
+            ZeroRequests = C("zero_requests"),
+            ZeroBytes = C("zero_bytes"),
+            PrefetchRequests = C("prefetch_requests"),
+            PrefetchBytes = C("prefetch_bytes"),
+            MissFillBytes = C("miss_fill_bytes"),
+            MissFillSkipped = C("miss_fill_skipped"),
+            WritebackKsets = C("writeback_ksets"),
+            WritebackKeys = C("writeback_keys"),
+            WritebackBytes = C("writeback_bytes"),
+            WritebackErrors = C("writeback_errors"),
+            GcKsets = C("gc_ksets"),
+            GcSegmentsFreed = C("gc_segments_freed"),
+            StaleKeysPurged = C("stale_keys_purged"),
+            WriterWaits = C("writer_waits"),
+            BackingReadErrors = C("backing_read_errors"),
+            SocketPath = socketPath,
+        };
+    }
+}

@@ -1,0 +1,74 @@
+using PCache.Client;
+using PCache.Engine.Backing;
+using PCache.Engine.Cache;
+using PCache.Engine.Layout;
+
+namespace PCache.Daemon.Glue;
+
+/// <summary>
+/// One backing recorded on a started cache device, as the daemon sees it: running (attached and
+/// exported), draining (backing-stop in progress), or kept aside — refused, unavailable or
+/// corrupt — with its dirty data left in the cache.
+/// </summary>
+internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
+{
+    public ManagedCache Cache { get; } = cache;
+
+    public int Slot { get; } = info.BackingId;
+
+    /// <summary>Daemon-wide id: slots of cache N are N×64 .. N×64+63, so ids never collide and need no storage.</summary>
+    public int Id => Cache.Id * ControlProtocol.BackingsPerCache + Slot;
+
+    public string ExportName => $"pcache{Id}";
+
+    /// <summary>The backing's record as last read or written.</summary>
+    public BackingInfo Info { get; set; } = info;
+
+    public string State { get; set; } = BackingStates.Unavailable;
+
+    /// <summary>Why it is not running (with what to do about it).</summary>
+    public string? Error { get; set; }
+
+    public IBackingDevice? Device { get; set; }
+
+    public BackingCache? Running { get; set; }
+
+    public CacheExport? Export { get; set; }
+
+    /// <summary>For a backing kept aside: its status from a one-off replay (dirty bytes, used segments).</summary>
+    public CacheStatus? OfflineStatus { get; set; }
+
+    /// <summary>An operation (a drain) owns this backing; others get "busy".</summary>
+    public bool Busy { get; set; }
+
+    public string Path => Info.Path;
+
+    public long DirtyBytes => Running is { } r ? Math.Max(0, r.DirtyBytes) : OfflineStatus?.DirtyBytes ?? 0;
+
+    public void Run(IBackingDevice device, BackingCache running)
+    {
+        Device = device;
+        Running = running;
+        Info = running.Info;
+        Export = new CacheExport(ExportName, running);
+        State = BackingStates.Running;
+        Error = null;
+        OfflineStatus = null;
+    }
+
+    /// <summary>Stop caching (ksets persisted, dirty data stays in pmem) and close the device.</summary>
+    public void Shutdown()
+    {
+        try
+        {
+            Running?.Dispose();
+        }
+        finally
+        {
+            Device?.Dispose();
+            Running = null;
+            Device = null;
+            Export = null;
+        }
+    }
+}
