@@ -53,6 +53,11 @@ internal static class CliMain
 
             verbName = argv[i];
             var rest = argv[(i + 1)..];
+            if (verbName == "dsc")
+            {
+                string? socket = global.Count == 0 ? null : global.Count == 2 ? global[1] : global[0]["--socket=".Length..];
+                return await Dsc.DscCommand.RunAsync(rest, socket);
+            }
             if (verbName == "help")
             {
                 if (rest.Length == 0) Console.Out.WriteLine(Verbs.Overview());

@@ -86,6 +86,7 @@ internal static class Verbs
         usage: pcache VERB [options]          (pcache VERB --help for a verb's options)
 
         {string.Join("\n", All.Select(v => $"  {v.Name,-14} {v.Summary}"))}
+          dsc            the DSC v3 resources: pcache dsc cache|backing get|set|test|export (JSON on stdin)
 
         Client verbs print JSON on stdout and errors on stderr; exit codes: 0 success, 1 error,
         2 bad command line, 130 cancelled (Ctrl+C). They talk to the daemon at --socket, else
