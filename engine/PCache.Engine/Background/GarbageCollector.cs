@@ -14,6 +14,7 @@ internal sealed class GarbageCollector : Worker
     private readonly BackingCache _cache;
     private bool _sweepNeeded;
     private int _sweepTree;
+    private int _freedSinceSweep;
 
     public GarbageCollector(BackingCache cache) : base($"pcache{cache.Id}-gc") => _cache = cache;
 
@@ -35,10 +36,17 @@ internal sealed class GarbageCollector : Worker
             Error = $"GC stopped: {e.Message}";
             return 5000;
         }
-        if (pool.Free > freedBefore) _sweepNeeded = true;
+        // A sweep visits every index node, so it waits until enough segments were reclaimed to
+        // make it worth it; until then reads and writes drop stale nodes as they meet them.
+        _freedSinceSweep += Math.Max(0, pool.Free - freedBefore);
+        if (!_sweepNeeded && _freedSinceSweep >= Math.Max(4, pool.Count / 8))
+        {
+            _sweepNeeded = true;
+            _freedSinceSweep = 0;
+        }
         if (_sweepNeeded) Sweep();
         if (rounds >= 4096) return 0;
-        return _sweepNeeded ? 1 : 1000;
+        return _sweepNeeded ? 10 : 1000;
     }
 
     private bool NeedGc()
@@ -89,7 +97,7 @@ internal sealed class GarbageCollector : Worker
     private void Sweep()
     {
         var pool = _cache.Pool;
-        int budget = 64;
+        int budget = 8;
         while (budget-- > 0 && !Stopping)
         {
             if (_sweepTree >= _cache.TreeCount)
