@@ -78,9 +78,7 @@ internal sealed class GarbageCollector : Worker
         }
         for (int i = 0; i < n; i++)
         {
-            var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
-            string? problem = key.Problem(_cache.Size, (uint)pool.Count, pool.DataSize);
-            if (problem is not null) throw new MediaException($"{where} key {i}", at, problem);
+            var key = _cache.KeyAt(room, i, tail, at);
             if (key.IsZero) continue;
             // Keys of an older generation were not counted at replay (their segment was already
             // reclaimed before a crash); dropping for them would free a segment in use.

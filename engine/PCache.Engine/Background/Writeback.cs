@@ -74,9 +74,7 @@ internal sealed class Writeback : Worker
         int written = 0;
         for (int i = 0; i < n; i++)
         {
-            var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
-            string? problem = key.Problem(_cache.Size, (uint)pool.Count, pool.DataSize);
-            if (problem is not null) throw new MediaException($"{where} key {i}", at, problem);
+            var key = _cache.KeyAt(room, i, tail, at);
             if (key.IsClean) continue;
             written++;
             if (key.IsZero)

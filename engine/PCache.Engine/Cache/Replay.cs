@@ -51,9 +51,7 @@ public sealed partial class BackingCache
 
             for (int i = 0; i < n; i++)
             {
-                var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
-                string? problem = key.Problem(Size, (uint)Pool.Count, Pool.DataSize);
-                if (problem is not null) throw new MediaException($"{who} kset {pos} key {i}", at, problem);
+                var key = KeyAt(room, i, pos, at);
                 keys++;
                 if (key.IsZero)
                 {
@@ -94,4 +92,17 @@ public sealed partial class BackingCache
     }
 
     private void Index(in KeyRecord key) => TreeFor(key.Offset).Insert(key);
+
+    /// <summary>
+    /// Key <paramref name="i"/> of the kset at <paramref name="pos"/> (whose bytes start at
+    /// <paramref name="room"/>, at device offset <paramref name="at"/>), decoded and bounds-checked.
+    /// A valid kset may still hold a forged key; replay, write-back and GC all refuse it the same way.
+    /// </summary>
+    internal KeyRecord KeyAt(ReadOnlySpan<byte> room, int i, LogPosition pos, long at)
+    {
+        var key = KeyRecord.Decode(room.Slice(Kset.HeaderSize + i * KeyRecord.Size, KeyRecord.Size));
+        string? problem = key.Problem(Size, (uint)Pool.Count, Pool.DataSize);
+        if (problem is not null) throw new MediaException($"backing {Id} kset {pos} key {i}", at, problem);
+        return key;
+    }
 }
