@@ -22,11 +22,8 @@ internal sealed class EngineHost : IDisposable
 
     public IReadOnlyList<EngineBlockExport> Exports { get; }
 
-    public static EngineHost Start(string pmemArg, long cacheSize, int segmentShift, List<FileBlockExport> files)
+    public static EngineHost Start(string path, long size, long cacheSize, int segmentShift, List<FileBlockExport> files)
     {
-        int colon = pmemArg.LastIndexOf(':');
-        string path = colon > 0 ? pmemArg[..colon] : pmemArg;
-        long size = colon > 0 ? ParseSize(pmemArg[(colon + 1)..]) : 0;
         var pmem = MappedPmem.Open(path, size);
         var device = CacheDevice.IsBlank(pmem) ? CacheDevice.Format(pmem, segmentShift) : CacheDevice.Open(pmem);
         var exports = new List<EngineBlockExport>();
@@ -48,16 +45,5 @@ internal sealed class EngineHost : IDisposable
     {
         _device.Dispose();
         _pmem.Dispose();
-    }
-
-    private static long ParseSize(string text)
-    {
-        long unit = 1;
-        if (text.Length > 0 && "KMGT".IndexOf(char.ToUpperInvariant(text[^1])) is int k and >= 0)
-        {
-            unit = 1L << (10 * (k + 1));
-            text = text[..^1];
-        }
-        return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture) * unit;
     }
 }

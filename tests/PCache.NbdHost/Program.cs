@@ -64,7 +64,7 @@ catch (Exception e) when (e is ArgumentException or FormatException or IOExcepti
     return 2;
 }
 
-using var engine = pmemArg is null ? null : EngineHost.Start(pmemArg, cacheSize, segmentShift, exports);
+using var engine = pmemArg is null ? null : StartEngine(pmemArg, cacheSize, segmentShift, exports);
 IEnumerable<IBlockExport> served = engine is null ? exports : engine.Exports;
 var server = new NbdServer(new ExportCatalog(served), new NbdServerOptions
 {
@@ -106,6 +106,15 @@ static FileBlockExport ParseExport(string text)
         path = path[..colon];
     }
     return new FileBlockExport(name, path, size);
+}
+
+static EngineHost StartEngine(string pmemArg, long cacheSize, int segmentShift, List<FileBlockExport> files)
+{
+    int colon = pmemArg.LastIndexOf(':');
+    long size = 0;
+    if (colon > 0 && !TryParseSize(pmemArg[(colon + 1)..], out size))
+        throw new ArgumentException($"--pmem wants FILE[:SIZE], got '{pmemArg}'");
+    return EngineHost.Start(colon > 0 ? pmemArg[..colon] : pmemArg, size, cacheSize, segmentShift, files);
 }
 
 static bool TryParseSize(string text, out long size)
