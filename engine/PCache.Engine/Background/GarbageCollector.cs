@@ -106,10 +106,20 @@ internal sealed class GarbageCollector : Worker
             }
             var tree = _cache.Tree(_sweepTree++);
             if (tree.IsEmpty) continue;
+            // Never wait for a subtree: its holder may itself be waiting for the segment GC frees.
+            if (!Monitor.TryEnter(tree.Lock))
+            {
+                _sweepTree--;
+                return;
+            }
             int removed;
-            lock (tree.Lock)
+            try
             {
                 removed = tree.Purge(node => node.HasData && (uint)pool.Generation(node.Segment) != node.Gen, int.MaxValue);
+            }
+            finally
+            {
+                Monitor.Exit(tree.Lock);
             }
             if (removed > 0) _cache.Stats.Add(Counter.StaleKeysPurged, removed);
         }

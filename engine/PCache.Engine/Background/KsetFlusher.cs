@@ -23,6 +23,9 @@ internal sealed class KsetFlusher : Worker
 
     protected override int Step()
     {
+        // Refill the log's spare segment ahead of the next switch (never waiting: this thread is
+        // also what closes ksets when writers are short of space).
+        _cache.Log.EnsureRoom(wait: false);
         if (_spaceNeeded)
         {
             _spaceNeeded = false;

@@ -67,6 +67,7 @@ public sealed partial class BackingCache : IDisposable
         _gc = new GarbageCollector(this);
         _flusher = new KsetFlusher(this);
         Log.Closed = _writeback.Wake;
+        Log.SpareTaken = _flusher.Wake;
         Pool.SpaceNeeded = _flusher.SpaceNeeded;
         _writeback.Start();
         _gc.Start();
@@ -135,6 +136,7 @@ public sealed partial class BackingCache : IDisposable
     {
         while (true)
         {
+            if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
             Log.CloseAll();
             var head = Log.Head;
             if (Tails.DirtyTail == head && Log.PendingKeys == 0) return;
@@ -191,6 +193,7 @@ public sealed partial class BackingCache : IDisposable
         if (_stopped) return;
         _stopped = true;
         _flusher.Stop();
+        Log.EnsureRoom(wait: false);
         Log.CloseAll();
         Pool.Stop();
         _writeback.Stop();

@@ -186,7 +186,9 @@ public sealed partial class BackingCache
         int count = 0;
         uint have = 0;
         var head = HeadForThisCpu();
-        while (have < m.Length && count < pieces.Length)
+        // A fill adds keys under a subtree lock and a read never waits: no spare log segment, no fill.
+        bool room = Log.EnsureRoom(wait: false);
+        while (room && have < m.Length && count < pieces.Length)
         {
             var space = head.Allocate(Pool, m.Length - have, wait: false);
             if (space.Length == 0) break;

@@ -23,6 +23,7 @@ public sealed partial class BackingCache
         {
             long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
             uint want = (uint)Math.Min(data.Length, windowEnd - offset);
+            if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
             var space = head.Allocate(Pool, want, wait: true);
             if (space.Length == 0) throw new CacheStoppedException();
             var chunk = data[..(int)space.Length];
@@ -42,6 +43,7 @@ public sealed partial class BackingCache
     {
         ThrowIfStopped();
         Stats.Increment(Counter.Flushes);
+        if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
         Log.CloseAll();
     }
 
@@ -73,6 +75,9 @@ public sealed partial class BackingCache
         {
             long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
             uint len = (uint)Math.Min(length, windowEnd - offset);
+            // No data space, but log space: on a full cache this is where a TRIM waits for GC,
+            // before it holds any lock.
+            if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
             InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close);
             offset += len;
             length -= len;
@@ -81,7 +86,8 @@ public sealed partial class BackingCache
 
     /// <summary>
     /// Index and log a key under its subtree lock, so that for overlapping keys the order in the
-    /// index is the order in the log (replay and write-back depend on it).
+    /// index is the order in the log (replay and write-back depend on it). The caller has passed
+    /// <see cref="KeyLog.EnsureRoom"/>: nothing under these locks waits for space.
     /// </summary>
     internal void InsertAndLog(in KeyRecord key, bool close)
     {

@@ -9,6 +9,18 @@ namespace PCache.Engine.Cache;
 /// when it holds 128 keys, on FUA/FLUSH, or after at most a second. Log segments are zeroed when
 /// they join the log, so everything past key_head is already a terminator and closing a kset is a
 /// single store and fence.
+/// <para>
+/// Liveness: a kset is closed under its kset lock and the head lock, often with a subtree lock
+/// held by the caller, so a close must never wait for a free segment — write-back and GC are what
+/// free segments. The log therefore keeps one spare segment, already allocated and zeroed, and a
+/// close that crosses into a new segment takes it. Requests that add keys call
+/// <see cref="EnsureRoom"/> before they take any lock: that refills the spare, waiting for GC
+/// outside every lock when no segment is free (this is where TRIM and WRITE_ZEROES, which use log
+/// space but no data space, wait on a full cache). Between two refills the ksets can only add
+/// what they hold plus one key per admitted request, far less than a segment (the kset count is
+/// capped to keep it so), so a close finds the spare there. Should it not, the fallback wait holds
+/// nothing write-back or GC takes: the head is published lock-free and GC only try-locks subtrees.
+/// </para>
 /// </summary>
 internal sealed class KeyLog
 {
@@ -16,7 +28,10 @@ internal sealed class KeyLog
     private readonly SegmentPool _pool;
     private readonly PendingKset[] _ksets;
     private readonly object _headLock = new();
+    private readonly object _refillLock = new();
     private LogPosition _head;
+    private long _headBits;   // _head packed, for readers that must never wait on _headLock
+    private int _spare = -1;  // prepared next log segment, -1 when none; written under _headLock
     private long _closed;
 
     private sealed class PendingKset
@@ -31,6 +46,8 @@ internal sealed class KeyLog
     {
         _pmem = pmem;
         _pool = pool;
+        // Everything the DRAM ksets can hold must fit in a quarter of a log segment (see above).
+        ksets = Math.Clamp(ksets, 1, Math.Max(1, pool.DataSize / (4 * Kset.MaxSize)));
         _ksets = new PendingKset[ksets];
         for (int i = 0; i < ksets; i++) _ksets[i] = new PendingKset();
     }
@@ -38,7 +55,52 @@ internal sealed class KeyLog
     /// <summary>Raised after a kset reached the log (wakes write-back).</summary>
     public Action? Closed;
 
-    public LogPosition Head { get { lock (_headLock) return _head; } }
+    /// <summary>Raised (under the head lock: must not block) when a switch took the spare segment.</summary>
+    public Action? SpareTaken;
+
+    /// <summary>key_head; lock-free, so write-back and status never wait behind a close.</summary>
+    public LogPosition Head
+    {
+        get
+        {
+            long bits = Volatile.Read(ref _headBits);
+            return new LogPosition((uint)(bits >> 32), (uint)bits);
+        }
+    }
+
+    private void SetHead(LogPosition head)
+    {
+        _head = head;
+        Volatile.Write(ref _headBits, ((long)head.Segment << 32) | head.Offset);
+    }
+
+    /// <summary>True while a spare segment is ready, so the next segment switch cannot wait.</summary>
+    public bool HasSpare => Volatile.Read(ref _spare) >= 0;
+
+    /// <summary>
+    /// Admission for anything that adds keys or closes ksets: make sure the spare log segment is
+    /// there. Call with no lock held. With <paramref name="wait"/> this waits for write-back and GC
+    /// to free a segment; returns false when there is none and not waiting (or the cache stops).
+    /// </summary>
+    public bool EnsureRoom(bool wait)
+    {
+        if (HasSpare) return true;
+        if (wait) Monitor.Enter(_refillLock);
+        else if (!Monitor.TryEnter(_refillLock)) return false;
+        try
+        {
+            if (HasSpare) return true;
+            int s = _pool.Allocate(forLog: true, wait);
+            if (s < 0) return false;
+            PrepareLogSegment((uint)s);
+            lock (_headLock) Volatile.Write(ref _spare, s);
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(_refillLock);
+        }
+    }
 
     public long ClosedCount => Interlocked.Read(ref _closed);
 
@@ -47,7 +109,7 @@ internal sealed class KeyLog
     /// <summary>Set the head after replay and wipe whatever a torn kset left past it.</summary>
     public void Restore(LogPosition head)
     {
-        _head = head;
+        SetHead(head);
         long room = _pool.DataSize - head.Offset;
         long wipe = Math.Min(room, Kset.MaxSize + Kset.HeaderSize) & ~7L;
         var span = _pmem.Span(_pool.DataOffset(head.Segment) + head.Offset, (int)wipe);
@@ -121,7 +183,7 @@ internal sealed class KeyLog
             if (_pool.DataSize - _head.Offset < size + Kset.HeaderSize) SwitchSegment();
             _pmem.Store(_pool.DataOffset(_head.Segment) + _head.Offset, k.Buffer.AsSpan(0, size));
             _pmem.Fence();
-            _head = _head with { Offset = _head.Offset + (uint)size };
+            SetHead(_head with { Offset = _head.Offset + (uint)size });
         }
         k.Keys = 0;
         Interlocked.Increment(ref _closed);
@@ -130,14 +192,25 @@ internal sealed class KeyLog
 
     private void SwitchSegment()
     {
-        int next = _pool.Allocate(forLog: true, wait: true);
-        if (next < 0) throw new CacheStoppedException();
-        PrepareLogSegment((uint)next);
+        int next = _spare;
+        if (next >= 0)
+        {
+            Volatile.Write(ref _spare, -1);
+            SpareTaken?.Invoke();
+        }
+        else
+        {
+            // Only reached if the spare was not refilled in time (see the class comment); this wait
+            // holds nothing that write-back or GC needs.
+            next = _pool.Allocate(forLog: true, wait: true);
+            if (next < 0) throw new CacheStoppedException();
+            PrepareLogSegment((uint)next);
+        }
         Span<byte> last = stackalloc byte[Kset.HeaderSize];
         Kset.EncodeLast(last, (uint)next);
         _pmem.Store(_pool.DataOffset(_head.Segment) + _head.Offset, last);
         _pmem.Fence();
-        _head = new LogPosition((uint)next, 0);
+        SetHead(new LogPosition((uint)next, 0));
     }
 }
 
