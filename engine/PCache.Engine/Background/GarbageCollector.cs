@@ -76,17 +76,31 @@ internal sealed class GarbageCollector : Worker
             _cache.Stats.Increment(Counter.GcSegmentsFreed);
             return true;
         }
+        // Decode (and validate) the whole kset before anything is persisted.
+        Span<uint> drops = stackalloc uint[Kset.MaxKeys];
+        int count = 0;
         for (int i = 0; i < n; i++)
         {
             var key = _cache.KeyAt(room, i, tail, at);
             if (key.IsZero) continue;
             // Keys of an older generation were not counted at replay (their segment was already
-            // reclaimed before a crash); dropping for them would free a segment in use.
+            // reclaimed before a crash); dropping for them would free a segment in use. Replay
+            // makes the same test, so its references and these releases balance.
             if (key.Generation != pool.Generation(key.Segment)) continue;
-            if (pool.RefCount(key.Segment) == 1) _cache.Stats.Increment(Counter.GcSegmentsFreed);
-            pool.DropRef(key.Segment);
+            drops[count++] = key.Segment;
         }
+        // key_tail moves past the kset BEFORE any of its segments gets a new generation. The other
+        // order has a crash point where replay starts at this kset again and finds some of its keys
+        // stale: it would skip a newer key whose segment was just reclaimed and index an older key
+        // of the same range whose segment still lives, serving overwritten data. In this order a
+        // crash between the two steps leaves segments whose last key is behind key_tail: replay
+        // counts no reference on them, so they are free, and no key that replay reads names them.
         _cache.Tails.SetKeyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        for (int i = 0; i < count; i++)
+        {
+            if (pool.RefCount(drops[i]) == 1) _cache.Stats.Increment(Counter.GcSegmentsFreed);
+            pool.DropRef(drops[i]);
+        }
         _cache.Stats.Increment(Counter.GcKsets);
         return true;
     }

@@ -186,6 +186,13 @@ internal sealed class KeyTree
         node.Flags = key.Flags & KeyRecord.KnownFlags;
     }
 
+    /// <summary>Drop whatever the index holds for a key's range (replay of a reclaimed key).</summary>
+    public void Forget(in KeyRecord key)
+    {
+        uint rel = (uint)(key.Offset & (Geometry.SubtreeSize - 1));
+        Carve(rel, rel + key.Length);
+    }
+
     /// <summary>
     /// Rewriting exactly the extent of an existing key (the common case of a block rewritten in
     /// place) needs no change to the tree's shape: returns that node for the caller to overwrite,

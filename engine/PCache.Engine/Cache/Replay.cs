@@ -62,7 +62,20 @@ public sealed partial class BackingCache
                 ulong gen = Pool.Generation(key.Segment);
                 if (key.Generation > gen)
                     throw new MediaException($"{who} kset {pos} key {i}", at, $"generation {key.Generation} is newer than its segment's {gen}");
-                if (key.Generation < gen) continue; // its segment was reclaimed: already on the backing
+                if (key.Generation < gen)
+                {
+                    // Its segment was reclaimed, which GC only does to data already written back:
+                    // the backing holds this range as of dirty_tail. Skipping the key would let an
+                    // older key of the same range (earlier in the log, segment still live) win, so
+                    // it acts as a tombstone: the range reads from the backing unless a later key
+                    // covers it. It holds no segment reference, as GC drops none for it. (This
+                    // build's GC moves key_tail first so a crash never leaves such keys; images
+                    // from earlier builds can.) Past dirty_tail no crash can leave one.
+                    if (pastDirtyTail)
+                        throw new MediaException($"{who} kset {pos} key {i}", at, $"generation {key.Generation} of segment {key.Segment} is stale (now {gen}) although the key was never written back");
+                    TreeFor(key.Offset).Forget(key);
+                    continue;
+                }
                 if (logSegments[key.Segment])
                     throw new MediaException($"{who} kset {pos} key {i}", at, $"points into segment {key.Segment}, which holds the key log");
                 if (Info.DataCrc)
