@@ -343,7 +343,7 @@ public class LayoutTests
         var ok = GoodInfo() with { Flags = BackingInfo.WithGcPercent(BackingInfo.FlagActive, 90) };
         Assert.Equal(90, BackingInfo.Decode(Encoded(ok), 3, InfoAt, Sb).GcPercent);
         foreach (int gc in new[] { 91, 127 })
-            AssertInfoRefused(Encoded(GoodInfo() with { Flags = BackingInfo.WithGcPercent(BackingInfo.FlagActive, gc) }));
+            AssertInfoRefused(Encoded(GoodInfo() with { Flags = BackingInfo.FlagActive | ((uint)gc << BackingInfo.GcPercentShift) }));
     }
 
     [Theory]
@@ -487,11 +487,16 @@ public class LayoutTests
     }
 
     [Fact]
-    public void Zero_keys_skip_the_segment_checks_but_not_the_range_checks()
+    public void Zero_keys_have_no_data_fields_and_keep_the_range_checks()
     {
-        Assert.Null(Problem(Key(flags: KeyRecord.FlagZero, segment: uint.MaxValue, segOffset: uint.MaxValue)));
-        Assert.Null(Problem(Key(offset: 0, length: 4u << 20, flags: KeyRecord.FlagZero | KeyRecord.FlagNoHole, segment: 99, segOffset: 0)));
-        Assert.NotNull(Problem(Key(offset: BackingSize, length: 512, flags: KeyRecord.FlagZero, segment: 99)));
+        Assert.Null(Problem(new KeyRecord(0, 4u << 20, KeyRecord.FlagZero | KeyRecord.FlagNoHole, 0, 0, 0, 0)));
+        Assert.Null(Problem(new KeyRecord(4096, 512, KeyRecord.FlagZero, 0, 0, 0, 0)));
+        // The engine never writes data fields into a data-less key: set, they are forged.
+        Assert.NotNull(Problem(new KeyRecord(0, 512, KeyRecord.FlagZero, uint.MaxValue, 0, 0, 0)));
+        Assert.NotNull(Problem(new KeyRecord(0, 512, KeyRecord.FlagZero, 0, 4096, 0, 0)));
+        Assert.NotNull(Problem(new KeyRecord(0, 512, KeyRecord.FlagZero, 0, 0, 1, 0)));
+        Assert.NotNull(Problem(new KeyRecord(0, 512, KeyRecord.FlagZero, 0, 0, 0, 0xABCD)));
+        Assert.NotNull(Problem(new KeyRecord(BackingSize, 512, KeyRecord.FlagZero, 0, 0, 0, 0)));
     }
 
     // ---------------------------------------------------------------- ksets
@@ -606,7 +611,7 @@ public class LayoutTests
     public void Log_position_round_trips_inside_its_bounds()
     {
         var b = new byte[Geometry.TailRecordSize];
-        foreach (var p in new[] { new LogPosition(0, 0), new LogPosition(Segs - 1, (uint)DataSize - 8), new LogPosition(2, 5144) })
+        foreach (var p in new[] { new LogPosition(0, 0), new LogPosition(Segs - 1, (uint)DataSize - Kset.HeaderSize), new LogPosition(2, 5144) })
         {
             p.Encode(b);
             Assert.Equal(p, LogPosition.Decode(b, "key_tail", 16384, Segs, DataSize));
@@ -620,6 +625,8 @@ public class LayoutTests
     [InlineData(0u, uint.MaxValue - 7)]
     [InlineData(0u, 4u)]                  // not 8-byte aligned
     [InlineData(1u, 1036287u)]
+    [InlineData(1u, 1036280u)]            // 8 bytes before the end: no room for the 24-byte linking kset
+    [InlineData(1u, 1036272u)]            // 16 bytes before the end
     public void Log_position_outside_the_log_is_refused(uint segment, uint offset)
     {
         Assert.Equal(1036288, DataSize);

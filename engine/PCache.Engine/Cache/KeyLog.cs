@@ -109,6 +109,8 @@ internal sealed class KeyLog
     /// <summary>Set the head after replay and wipe whatever a torn kset left past it.</summary>
     public void Restore(LogPosition head)
     {
+        if (!LogPosition.LeavesLinkRoom(head.Offset, _pool.DataSize))
+            throw new InvalidOperationException($"key head {head} leaves no room for a linking kset"); // replay refuses such media first
         SetHead(head);
         long room = _pool.DataSize - head.Offset;
         long wipe = Math.Min(room, Kset.MaxSize + Kset.HeaderSize) & ~7L;

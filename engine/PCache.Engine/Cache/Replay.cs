@@ -49,6 +49,8 @@ public sealed partial class BackingCache
                 continue;
             }
 
+            if (!LogPosition.LeavesLinkRoom(pos.Offset + (long)Kset.SizeOf(n), Pool.DataSize))
+                throw new MediaException($"{who} kset {pos}", at, $"{n} keys end {Pool.DataSize - pos.Offset - Kset.SizeOf(n)} bytes before the end of the data area, no room for the kset that links to the next segment");
             for (int i = 0; i < n; i++)
             {
                 var key = KeyAt(room, i, pos, at);

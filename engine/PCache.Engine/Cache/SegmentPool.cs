@@ -61,7 +61,12 @@ internal sealed class SegmentPool
 
     public int RefCount(uint segment) => Volatile.Read(ref _refs[segment * RefStride]);
 
-    /// <summary>Load each segment's generation (no valid replica means 0, as in dm-pcache).</summary>
+    /// <summary>
+    /// Load each segment's generation. Unlike dm-pcache (no valid replica reads as 0), a segment
+    /// without one is refused: every segment of a backing got an initialised generation before
+    /// the backing was recorded, and a crash tears at most the replica being written, so a segment
+    /// with none was never initialised or is damaged, and handing it out could revive stale keys.
+    /// </summary>
     public void LoadGenerations()
     {
         for (uint s = 0; s < Count; s++)
@@ -70,7 +75,8 @@ internal sealed class SegmentPool
             var r0 = _pmem.Span(at, Geometry.SegmentGenSize);
             var r1 = _pmem.Span(at + Geometry.SegmentGenSize, Geometry.SegmentGenSize);
             int latest = Replica.Latest(r0, r1);
-            if (latest < 0) { _gen[s] = 0; _genState[s] = ReplicaState.None; continue; }
+            if (latest < 0)
+                throw new MediaException("segment_gen", at, $"segment {s} (physical {_phys[s]}) has no valid generation replica");
             var r = latest == 0 ? r0 : r1;
             _gen[s] = SegmentHeader.DecodeGen(r);
             _genState[s] = new ReplicaState { Slot = latest, Seq = Replica.Seq(r) };

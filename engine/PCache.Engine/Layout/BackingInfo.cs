@@ -34,8 +34,14 @@ public sealed record BackingInfo
     public bool PersistOnWrite => (Flags & FlagPersistOnWrite) != 0;
     public int GcPercent => (int)((Flags & GcPercentMask) >> GcPercentShift);
 
-    public static uint WithGcPercent(uint flags, int percent) =>
-        (flags & ~GcPercentMask) | ((uint)percent << GcPercentShift);
+    /// <summary>Store gc_percent in the flags; the range is checked before the value is narrowed
+    /// to its 7-bit field (unchecked, 300 would silently become 44).</summary>
+    public static uint WithGcPercent(uint flags, int percent)
+    {
+        if (percent < GcPercentMin || percent > GcPercentMax)
+            throw new ArgumentOutOfRangeException(nameof(percent), percent, $"gc_percent must be {GcPercentMin}..{GcPercentMax}");
+        return (flags & ~GcPercentMask) | ((uint)percent << GcPercentShift);
+    }
 
     public void Encode(Span<byte> b)
     {

@@ -108,7 +108,8 @@ public readonly record struct KeyRecord(long Offset, uint Length, uint Flags, ui
         if (Offset > backingSize - Length) return $"key {Offset}+{Length} beyond the {backingSize}-byte backing";
         if ((Offset >> Geometry.SubtreeShift) != ((Offset + Length - 1) >> Geometry.SubtreeShift))
             return $"key {Offset}+{Length} crosses a 4 MiB index window";
-        if (IsZero) return null;
+        // The engine writes a data-less key with every data field zero; anything else there is forged.
+        if (IsZero) return (Segment | SegmentOffset | DataCrc) != 0 || Generation != 0 ? "zero key with data fields set" : null;
         if (Segment >= segmentCount) return $"key data in segment {Segment} outside the backing's {segmentCount}";
         if (SegmentOffset > dataSize - Length) return $"key data {SegmentOffset}+{Length} outside the segment data area";
         return null;

@@ -22,6 +22,15 @@ public readonly record struct LogPosition(uint Segment, uint Offset)
         var p = new LogPosition(BinaryPrimitives.ReadUInt32LittleEndian(b[8..]), BinaryPrimitives.ReadUInt32LittleEndian(b[12..]));
         if (p.Segment >= segmentCount) throw new MediaException(what, offset, $"segment {p.Segment} outside the backing's {segmentCount}");
         if (p.Offset >= dataSize || p.Offset % 8 != 0) throw new MediaException(what, offset, $"offset {p.Offset} outside the {dataSize}-byte data area");
+        if (!LeavesLinkRoom(p.Offset, dataSize))
+            throw new MediaException(what, offset, $"offset {p.Offset} leaves no room for the {Kset.HeaderSize}-byte kset that links to the next segment");
         return p;
     }
+
+    /// <summary>
+    /// Every position the log can hold leaves room for a LAST kset behind it: a position closer to
+    /// the end of the data area would make the next segment switch write past it, over the header
+    /// of the next physical segment.
+    /// </summary>
+    public static bool LeavesLinkRoom(long offset, int dataSize) => offset >= 0 && offset <= dataSize - Kset.HeaderSize;
 }
