@@ -32,13 +32,30 @@ public sealed unsafe class FileBackingDevice : IBackingDevice
         if (st.Kind is not (FileKind.Regular or FileKind.BlockDevice))
             throw new IOException($"{path}: not a regular file or block device");
         SafeFileHandle handle;
-        try
+        if (st.Kind == FileKind.BlockDevice)
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            // O_EXCL on a block device: the kernel refuses it while the device is mounted, held by
+            // device-mapper or md, or opened exclusively by anyone else (another cache included).
+            int fd = Libc.open(path, Libc.O_RDWR | Libc.O_EXCL | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = Libc.LastErrno();
+                throw new IOException(errno == Libc.EBUSY
+                    ? $"{path}: device is busy (mounted, or in use by another program or cache)"
+                    : $"{path}: cannot open: {Libc.LastError()}");
+            }
+            handle = new SafeFileHandle(fd, ownsHandle: true);
         }
-        catch (UnauthorizedAccessException e)
+        else
         {
-            throw new IOException($"{path}: {e.Message}", e);
+            try
+            {
+                handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new IOException($"{path}: {e.Message}", e);
+            }
         }
         long size = st.Size;
         if (st.Kind == FileKind.BlockDevice)

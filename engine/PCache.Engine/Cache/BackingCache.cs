@@ -41,7 +41,10 @@ public sealed partial class BackingCache : IDisposable
         // More ksets than CPUs so concurrent writers rarely queue on the same kset lock.
         Log = new KeyLog(Pmem, Pool, Math.Max(8, 4 * Environment.ProcessorCount));
         Tails = new LogTails(Pmem, info.BackingId);
+        // Sized from the recorded backing size, which was just checked against the real device.
         long subtrees = (info.BackingSize + Geometry.SubtreeSize - 1) >> Geometry.SubtreeShift;
+        if (subtrees > MaxSubtrees)
+            throw new IOException($"{device.Path}: {info.BackingSize} bytes is larger than a cache can index ({MaxSubtrees * Geometry.SubtreeSize} bytes)");
         _trees = new KeyTree[Math.Max(1, subtrees)];
         for (int i = 0; i < _trees.Length; i++) _trees[i] = new KeyTree(_arena);
         int cpus = Math.Max(2, Environment.ProcessorCount);
@@ -69,10 +72,14 @@ public sealed partial class BackingCache : IDisposable
         Log.Closed = _writeback.Wake;
         Log.SpareTaken = _flusher.Wake;
         Pool.SpaceNeeded = _flusher.SpaceNeeded;
+        Pool.Hopeless = SpaceHopeless;
         _writeback.Start();
         _gc.Start();
         _flusher.Start();
     }
+
+    /// <summary>One index subtree per 4 MiB: 2^26 of them index 256 TiB.</summary>
+    internal const long MaxSubtrees = 1L << 26;
 
     public BackingInfo Info { get; private set; }
 
@@ -146,6 +153,17 @@ public sealed partial class BackingCache : IDisposable
             _writeback.Wake();
             if (cancel.WaitHandle.WaitOne(50)) cancel.ThrowIfCancellationRequested();
         }
+    }
+
+    /// <summary>
+    /// Waiting for space is hopeless once GC stopped on corrupt media, or once write-back did and
+    /// GC has already reclaimed everything up to dirty_tail.
+    /// </summary>
+    private string? SpaceHopeless()
+    {
+        if (_gc.Error is { } gc) return gc;
+        if (_writeback.Stuck && Tails.KeyTail == Tails.DirtyTail) return _writeback.Error;
+        return null;
     }
 
     public CacheStatus GetStatus()

@@ -216,5 +216,11 @@ internal sealed class KeyLog
     }
 }
 
+/// <summary>
+/// The cache is full and nothing can free space (write-back or GC stopped on corrupt media):
+/// the request fails instead of waiting forever.
+/// </summary>
+public sealed class CacheFullException(string reason) : IOException($"cache full and no space can be reclaimed: {reason}");
+
 /// <summary>The cache is stopping; the request was not carried out.</summary>
 public sealed class CacheStoppedException() : IOException("the cache is stopping");

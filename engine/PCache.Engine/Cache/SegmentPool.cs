@@ -53,6 +53,12 @@ internal sealed class SegmentPool
     /// <summary>Raised (outside any pool lock) when a writer starts waiting for space.</summary>
     public Action? SpaceNeeded;
 
+    /// <summary>
+    /// Asked (outside any pool lock) while a writer waits: why no segment can ever be freed, or
+    /// null while waiting can still succeed. A non-null answer fails the wait with that reason.
+    /// </summary>
+    public Func<string?>? Hopeless;
+
     public long DataOffset(uint segment) => Geometry.SegmentBase(_shift, _phys[segment]) + Geometry.SegmentHeaderSize;
 
     public uint PhysicalId(uint segment) => _phys[segment];
@@ -162,9 +168,19 @@ internal sealed class SegmentPool
                 }
                 if (!wait || _stopping) return -1;
                 Waiters++;
+                string? hopeless;
                 Monitor.Exit(_lock);
-                try { SpaceNeeded?.Invoke(); }
+                try
+                {
+                    SpaceNeeded?.Invoke();
+                    hopeless = Hopeless?.Invoke();
+                }
                 finally { Monitor.Enter(_lock); }
+                if (hopeless is not null)
+                {
+                    Waiters--;
+                    throw new CacheFullException(hopeless);
+                }
                 if (_free <= keep && !_stopping) Monitor.Wait(_lock, 50);
                 Waiters--;
             }

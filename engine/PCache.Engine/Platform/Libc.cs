@@ -10,6 +10,7 @@ public static unsafe partial class Libc
     public const int MS_SYNC = 4;
     public const int LOCK_EX = 2, LOCK_NB = 4;
     public const int O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000;
+    public const int EBUSY = 16;
     public const long TMPFS_MAGIC = 0x01021994;
     public const int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
     public const int POSIX_FADV_DONTNEED = 4;

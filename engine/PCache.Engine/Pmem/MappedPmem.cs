@@ -84,14 +84,16 @@ public sealed unsafe class MappedPmem : PmemRegion
 
             string mode;
             IntPtr addr;
+            var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture;
             if (st.Kind == FileKind.CharDevice)
             {
+                if (DaxPolicy.DevDaxRefusal(arch, path) is { } refusal) throw new PmemException(refusal);
                 addr = Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
                 mode = "dax";
             }
             else
             {
-                addr = Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
+                addr = !DaxPolicy.UseMapSync(arch) ? Libc.MAP_FAILED : Libc.mmap(IntPtr.Zero, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
                     Libc.MAP_SHARED_VALIDATE | Libc.MAP_SYNC, fd, 0);
                 if (addr != Libc.MAP_FAILED) mode = "dax";
                 else
