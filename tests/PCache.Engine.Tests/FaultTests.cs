@@ -158,6 +158,34 @@ public class FaultTests
         }
     }
 
+    // (a) a truncated cache file: a load from a mapped page past the end of the file raises
+    // SIGBUS, which .NET cannot turn into an exception, so it is refused before it is used.
+    [Fact]
+    public void Truncated_cache_file_is_refused_at_open_OnTmpfsFile()
+    {
+        string path = $"/dev/shm/pcache-trunc-{Guid.NewGuid():N}";
+        try
+        {
+            long size = Geometry.SegmentsOffset + (8L << SegShift);
+            using (var pmem = MappedPmem.Open(path, createSize: size))
+            {
+                var cache = CacheDevice.Format(pmem, SegShift).Create(new BackingOptions { Path = "mem", CacheSize = 8L << SegShift }, new MemoryBackingDevice(4 << 20));
+                cache.Write(0, Block(1, 0), fua: true);
+                cache.Stop();
+            }
+            using (var fs = new FileStream(path, FileMode.Open)) fs.SetLength(size - (3L << SegShift));
+            using var cut = MappedPmem.Open(path);
+            Assert.Equal(size - (3L << SegShift), cut.Length); // only what the file holds is mapped
+            var e = Assert.Throws<MediaException>(() => CacheDevice.Open(cut));
+            Assert.Equal("superblock", e.Structure);
+            Assert.Contains("do not fit", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     // (d) a block-device backing must be opened exclusively (real loop device).
     [Fact]
     public void Block_device_backing_is_opened_exclusively_OnLoopDevice()
