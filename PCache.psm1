@@ -10,16 +10,29 @@ Set-StrictMode -Version 3.0
 $script:SystemSocket = '/run/pcache/pcache.sock'
 
 # Turns a failure of the core (PCache.Core.PCacheCommandException, usually wrapped in a
-# MethodInvocationException by PowerShell) into the ErrorRecord the cmdlets would write.
+# MethodInvocationException by PowerShell) into the ErrorRecord the cmdlets would write. Anything
+# else becomes the error -FallbackId, in the words of the innermost exception: a user should never
+# read "Exception calling "Start" with "5" argument(s)".
 function ConvertTo-PCacheErrorRecord {
-    param([System.Management.Automation.ErrorRecord] $Caught)
+    param(
+        [System.Management.Automation.ErrorRecord] $Caught,
+        [string] $FallbackId = 'PCacheUnexpectedError',
+        [System.Management.Automation.ErrorCategory] $FallbackCategory = 'InvalidOperation',
+        [object] $FallbackTarget
+    )
 
     $exception = $Caught.Exception
     while ($null -ne $exception -and $exception -isnot [PCache.Core.PCacheCommandException]) {
         $exception = $exception.InnerException
     }
     if ($null -eq $exception) {
-        return $Caught
+        $inner = $Caught.Exception
+        while ($inner -is [System.Management.Automation.MethodInvocationException] -and $null -ne $inner.InnerException) {
+            $inner = $inner.InnerException
+        }
+        $record = [System.Management.Automation.ErrorRecord]::new($inner, $FallbackId, $FallbackCategory, $FallbackTarget)
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($inner.Message)
+        return $record
     }
     $e = $exception.Error
     $record = [System.Management.Automation.ErrorRecord]::new(
@@ -108,7 +121,7 @@ function Start-PCacheDaemon {
                 $engine, $socket, $arguments, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
         }
         catch {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_ -FallbackId 'PCacheDaemonStartFailed' -FallbackCategory ResourceUnavailable -FallbackTarget $socket))
         }
         Write-Verbose "Started the PCache daemon (pid $($running.Pid)) on $socket; its log is $($running.LogPath)."
     }
@@ -139,8 +152,18 @@ function Stop-PCacheDaemon {
         if ($PSBoundParameters.ContainsKey('SocketPath')) {
             $target['SocketPath'] = $SocketPath
         }
-        # Not running is a terminating error from Get-PCacheDaemon, which names the socket.
-        $daemon = Get-PCacheDaemon @target -ErrorAction Stop
+        # Not running is a terminating error from Get-PCacheDaemon; rethrown as this command's own,
+        # so its id reads PCacheDaemonNotRunning,Stop-PCacheDaemon.
+        try {
+            $daemon = Get-PCacheDaemon @target -ErrorAction Stop
+        }
+        catch {
+            $inner = $_
+            $record = [System.Management.Automation.ErrorRecord]::new(
+                $inner.Exception, ($inner.FullyQualifiedErrorId -split ',')[0], $inner.CategoryInfo.Category, $inner.TargetObject)
+            $record.ErrorDetails = $inner.ErrorDetails
+            $PSCmdlet.ThrowTerminatingError($record)
+        }
         $what = "PCache daemon (pid $($daemon.Pid)) at $($daemon.SocketPath)"
         if (-not $PSCmdlet.ShouldProcess($what, 'Stop the daemon: its NBD exports close and dirty data stays in the cache devices')) {
             return
@@ -149,7 +172,7 @@ function Stop-PCacheDaemon {
             [PCache.Core.DaemonLauncher]::Stop($daemon.Pid, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
         }
         catch {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_ -FallbackId 'PCacheDaemonStopFailed' -FallbackCategory OperationTimeout -FallbackTarget $daemon.Pid))
         }
         Write-Verbose "Stopped the $what."
     }
