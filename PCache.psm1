@@ -42,11 +42,32 @@ function ConvertTo-PCacheErrorRecord {
     $record
 }
 
+# A NuGet package (Install-PSResource) keeps no Unix file modes: the engine arrives without its
+# execute bits. Give them back, where this user may; the mode is the file's own plus execute.
+function Restore-PCacheEngineMode {
+    param([string] $Path)
+    $mode = [System.IO.File]::GetUnixFileMode($Path)
+    if ($mode.HasFlag([System.IO.UnixFileMode]::UserExecute)) {
+        return $true
+    }
+    try {
+        $execute = [System.IO.UnixFileMode]'UserExecute, GroupExecute, OtherExecute'
+        [System.IO.File]::SetUnixFileMode($Path, $mode -bor $execute)
+        return $true
+    }
+    catch [System.UnauthorizedAccessException] {
+        return $false
+    }
+}
+
 function Get-PCacheEnginePath {
     # .EXTERNALHELP PCache.dll-Help.xml
     [CmdletBinding()]
     [OutputType([string])]
-    param()
+    param(
+        [Parameter()]
+        [switch] $Verify
+    )
 
     $path = Join-Path -Path $PSScriptRoot -ChildPath 'bin/pcache'
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
@@ -56,6 +77,27 @@ function Get-PCacheEnginePath {
             $exception, 'PCacheEngineNotFound', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $path)
         $PSCmdlet.WriteError($record)
         return
+    }
+    if (-not (Restore-PCacheEngineMode $path)) {
+        $exception = [System.UnauthorizedAccessException]::new(
+            "The PCache engine at '$path' is not executable, and this user may not change that.")
+        $record = [System.Management.Automation.ErrorRecord]::new(
+            $exception, 'PCacheEngineNotExecutable', [System.Management.Automation.ErrorCategory]::PermissionDenied, $path)
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($exception.Message)
+        $record.ErrorDetails.RecommendedAction = "Run 'chmod 0755 $path' as its owner (root for a module installed with -Scope AllUsers)."
+        $PSCmdlet.WriteError($record)
+        return
+    }
+    if ($Verify) {
+        $version = & $path --version 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            $exception = [System.InvalidOperationException]::new("The PCache engine at '$path' does not run on this machine: $version")
+            $record = [System.Management.Automation.ErrorRecord]::new(
+                $exception, 'PCacheEngineNotRunnable', [System.Management.Automation.ErrorCategory]::NotInstalled, $path)
+            $PSCmdlet.WriteError($record)
+            return
+        }
+        Write-Verbose "The PCache engine at $path runs: $version"
     }
     $path
 }

@@ -13,6 +13,7 @@ installed when run as root; otherwise the exact apt-get line is printed.
           .config/dotnet-tools.json, Pester 5.7.1 or $env:PCACHE_PESTER_VERSION from NuGet);
           ends with one line "N passed, N failed, N skipped"
   pester  build and run only the Pester suite, on the Pester version given (e.g. 6.2.0)
+  package build and write out/packages/PCache.<version>.nupkg (for Install-PSResource)
   bench   build and run benchmarks: engine, nbd or all (default); further arguments go
           to the one benchmark named, after --, e.g. ./build.ps1 bench nbd -- --quick
   demo    build and run out/PCache/bin/pcache demo
@@ -21,7 +22,7 @@ installed when run as root; otherwise the exact apt-get line is printed.
 Set PCACHE_ENGINE_FRAMEWORK=net10.0 to build the engine for another framework.
 
 .PARAMETER Task
-build (default), test, pester, bench, demo or clean.
+build (default), test, pester, package, bench, demo or clean.
 
 .PARAMETER Arguments
 For bench: engine, nbd or all (default), then arguments for that benchmark.
@@ -37,7 +38,7 @@ For demo: arguments passed on to pcache demo.
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'pester', 'bench', 'demo', 'clean')]
+    [ValidateSet('build', 'test', 'pester', 'package', 'bench', 'demo', 'clean')]
     [string] $Task = 'build',
 
     [Parameter(Position = 1, ValueFromRemainingArguments = $true)]
@@ -64,7 +65,7 @@ $env:PCACHE_BIN = Join-Path $Stage 'bin/pcache'
 
 # Same lists as build.sh (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin).
 $BuildPackages = @('clang', 'zlib1g-dev')
-$ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs')
+$ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs', 'ansible-core')
 
 $Props = @()
 if ($env:PCACHE_ENGINE_FRAMEWORK) {
@@ -207,11 +208,24 @@ function Invoke-PesterSuite([string] $Version) {
     return @(0, 1, 0)
 }
 
+# out/packages/PCache.<version>.nupkg from the staged module, packed by PSResourceGet.
+function Invoke-PackageTask {
+    $dest = Join-Path $Out 'packages'
+    Write-Step 'package out/PCache -> out/packages'
+    $null = New-Item -ItemType Directory -Force -Path $dest
+    Get-ChildItem -LiteralPath $dest -Filter 'PCache.*.nupkg' | Remove-Item -Force
+    Compress-PSResource -Path $Stage -DestinationPath $dest
+    $package = Get-ChildItem -LiteralPath $dest -Filter 'PCache.*.nupkg' | Select-Object -First 1
+    if (-not $package) { throw "no PCache.*.nupkg was written to $dest" }
+    Write-Host "out/packages/$($package.Name)"
+}
+
 function Invoke-PesterTask([string[]] $PesterArguments) {
     if ($PesterArguments.Count -gt 1) { throw 'pester takes at most one argument (a Pester version)' }
     $started = Get-Date
     Install-MissingPackage ($BuildPackages + $ToolPackages)
     Invoke-BuildTask
+    Invoke-PackageTask
     $version = if ($PesterArguments.Count -eq 1) { $PesterArguments[0] } else { $PesterVersion }
     $counts = Invoke-PesterSuite $version
     Write-Host ('tests took {0:N0}s' -f ((Get-Date) - $started).TotalSeconds)
@@ -257,6 +271,9 @@ function Invoke-TestTask {
         $failed = 1
     }
 
+    # The Pester suite installs the package the way the README says.
+    try { Invoke-PackageTask }
+    catch { Write-Host "  package: $($_.Exception.Message); counted as 1 failure"; $failed += 1 }
     $counts = Invoke-PesterSuite $PesterVersion
     $passed += $counts[0]; $failed += $counts[1]; $skipped += $counts[2]
 
@@ -330,6 +347,11 @@ try {
             Invoke-TestTask
         }
         'pester' { Invoke-PesterTask $Arguments }
+        'package' {
+            if ($Arguments.Count -gt 0) { throw 'package takes no arguments' }
+            Invoke-BuildTask
+            Invoke-PackageTask
+        }
         'bench' { Invoke-BenchTask $Arguments }
         'demo' { Invoke-DemoTask $Arguments }
         'clean' { Invoke-CleanTask }

@@ -17,7 +17,7 @@ export PCACHE_MODULE_DIR="$STAGE" PCACHE_BIN="$STAGE/bin/pcache"
 # apt packages: the native AOT toolchain, and the NBD/block tools the tests and benchmarks
 # drive (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin on Debian 12).
 BUILD_PKGS=(clang zlib1g-dev)
-TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs)
+TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs ansible-core)
 
 # PCACHE_ENGINE_FRAMEWORK=net10.0 builds the engine for another framework (needs its AOT pack).
 PROPS=()

@@ -11,6 +11,10 @@ param(
 
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
+# Plain text everywhere: escape codes in failure messages break the XML report, and the child
+# pwsh processes the suite starts inherit NO_COLOR.
+$env:NO_COLOR = '1'
+$PSStyle.OutputRendering = 'PlainText'
 
 $pester = Get-Module -ListAvailable -Name Pester | Where-Object Version -EQ $Version | Select-Object -First 1
 if (-not $pester) {

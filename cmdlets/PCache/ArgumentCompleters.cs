@@ -49,11 +49,14 @@ internal static class Completers
         string? location = null;
         try
         {
-            location = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath;
+            // The session's location, not the process's: a nested command in the completing runspace.
+            using var ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
+            ps.AddCommand("Microsoft.PowerShell.Management\\Get-Location").AddParameter("PSProvider", "FileSystem");
+            location = ps.Invoke<PathInfo>().FirstOrDefault()?.ProviderPath;
         }
         catch (Exception)
         {
-            // No runspace on this thread: match the word as typed.
+            // No runspace to ask: match the word as typed.
         }
         return Completion.Absolute(wordToComplete, location, Environment.GetEnvironmentVariable("HOME"));
     }
