@@ -242,8 +242,10 @@ Describe 'Errors' {
     }
 
     It 'Start-PCacheDaemon failures are PCacheDaemonStartFailed in plain words' {
-        $record = { Start-PCacheDaemon -SocketPath /proc/pcm-nowhere/pcache.sock -Confirm:$false } |
-            Should -Throw -ErrorId 'PCacheDaemonStartFailed,Start-PCacheDaemon' -PassThru
+        $record = $null
+        try { Start-PCacheDaemon -SocketPath /proc/pcm-nowhere/pcache.sock -Confirm:$false }
+        catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -Be 'PCacheDaemonStartFailed,Start-PCacheDaemon'
         "$record" | Should -Not -Match 'Exception calling'
     }
 

@@ -42,15 +42,17 @@ public sealed class ErrorTranslatorTests
     }
 
     [Theory]
-    [InlineData("backing 3", ErrorTranslator.BackingNotFoundId)]
-    [InlineData("cache 1", ErrorTranslator.CacheNotFoundId)]
-    [InlineData("/dev/shm/missing.pmem", ErrorTranslator.PathNotFoundId)]
-    public void NotFoundSaysWhatWasNotFoundAndKeepsTheCommandsTarget(string daemonTarget, string errorId)
+    [InlineData("backing 3", ErrorTranslator.BackingNotFoundId, 3)]
+    [InlineData("cache 1", ErrorTranslator.CacheNotFoundId, 1)]
+    [InlineData("/dev/shm/missing.pmem", ErrorTranslator.PathNotFoundId, "/work/path")]
+    public void NotFoundTargetsWhatWasNotFound(string daemonTarget, string errorId, object target)
     {
-        var e = ErrorTranslator.Translate(new PCacheException(ErrorCodes.NotFound, "no such thing", daemonTarget), Socket, 3);
+        // A cache or backing that is not there is the target (Add-PCacheBacking -CacheId 5 once
+        // targeted its -Path); a path keeps the command's target.
+        var e = ErrorTranslator.Translate(new PCacheException(ErrorCodes.NotFound, "no such thing", daemonTarget), Socket, "/work/path");
         Assert.Equal(errorId, e.ErrorId);
         Assert.Equal("ObjectNotFound", e.Category);
-        Assert.Equal(3, e.Target);
+        Assert.Equal(target, e.Target);
         Assert.False(e.Terminating);
     }
 

@@ -29,6 +29,7 @@ public static class BackingOperations
     /// <summary>Attach a backing, or return the attached one when its settings are the ones asked for.</summary>
     public static void Add(PCacheClient client, ICommandSink sink, AddBackingRequest request)
     {
+        if (!ClientCall.TryRun(client, sink, request.Path, c => client.ListBackingsAsync(null, c), out var backings)) return;
         // The daemon runs on this machine (a Unix socket): say what is wrong with the path in the
         // terms of this command, before the daemon words it as an I/O error.
         if (Directory.Exists(request.Path))
@@ -46,7 +47,6 @@ public static class BackingOperations
                 "Give the path of an existing block device or file; to try PCache on a file, create a sparse one first (truncate -s 4G <path>)."));
             return;
         }
-        if (!ClientCall.TryRun(client, sink, request.Path, c => client.ListBackingsAsync(null, c), out var backings)) return;
         var plan = AddBackingPlan.For(request, backings);
         switch (plan.Decision)
         {
