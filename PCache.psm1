@@ -10,16 +10,29 @@ Set-StrictMode -Version 3.0
 $script:SystemSocket = '/run/pcache/pcache.sock'
 
 # Turns a failure of the core (PCache.Core.PCacheCommandException, usually wrapped in a
-# MethodInvocationException by PowerShell) into the ErrorRecord the cmdlets would write.
+# MethodInvocationException by PowerShell) into the ErrorRecord the cmdlets would write. Anything
+# else becomes the error -FallbackId, in the words of the innermost exception: a user should never
+# read "Exception calling "Start" with "5" argument(s)".
 function ConvertTo-PCacheErrorRecord {
-    param([System.Management.Automation.ErrorRecord] $Caught)
+    param(
+        [System.Management.Automation.ErrorRecord] $Caught,
+        [string] $FallbackId = 'PCacheUnexpectedError',
+        [System.Management.Automation.ErrorCategory] $FallbackCategory = 'InvalidOperation',
+        [object] $FallbackTarget
+    )
 
     $exception = $Caught.Exception
     while ($null -ne $exception -and $exception -isnot [PCache.Core.PCacheCommandException]) {
         $exception = $exception.InnerException
     }
     if ($null -eq $exception) {
-        return $Caught
+        $inner = $Caught.Exception
+        while ($inner -is [System.Management.Automation.MethodInvocationException] -and $null -ne $inner.InnerException) {
+            $inner = $inner.InnerException
+        }
+        $record = [System.Management.Automation.ErrorRecord]::new($inner, $FallbackId, $FallbackCategory, $FallbackTarget)
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($inner.Message)
+        return $record
     }
     $e = $exception.Error
     $record = [System.Management.Automation.ErrorRecord]::new(
@@ -29,11 +42,32 @@ function ConvertTo-PCacheErrorRecord {
     $record
 }
 
+# A NuGet package (Install-PSResource) keeps no Unix file modes: the engine arrives without its
+# execute bits. Give them back, where this user may; the mode is the file's own plus execute.
+function Restore-PCacheEngineMode {
+    param([string] $Path)
+    $mode = [System.IO.File]::GetUnixFileMode($Path)
+    if ($mode.HasFlag([System.IO.UnixFileMode]::UserExecute)) {
+        return $true
+    }
+    try {
+        $execute = [System.IO.UnixFileMode]'UserExecute, GroupExecute, OtherExecute'
+        [System.IO.File]::SetUnixFileMode($Path, $mode -bor $execute)
+        return $true
+    }
+    catch [System.UnauthorizedAccessException] {
+        return $false
+    }
+}
+
 function Get-PCacheEnginePath {
     # .EXTERNALHELP PCache.dll-Help.xml
     [CmdletBinding()]
     [OutputType([string])]
-    param()
+    param(
+        [Parameter()]
+        [switch] $Verify
+    )
 
     $path = Join-Path -Path $PSScriptRoot -ChildPath 'bin/pcache'
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
@@ -43,6 +77,27 @@ function Get-PCacheEnginePath {
             $exception, 'PCacheEngineNotFound', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $path)
         $PSCmdlet.WriteError($record)
         return
+    }
+    if (-not (Restore-PCacheEngineMode $path)) {
+        $exception = [System.UnauthorizedAccessException]::new(
+            "The PCache engine at '$path' is not executable, and this user may not change that.")
+        $record = [System.Management.Automation.ErrorRecord]::new(
+            $exception, 'PCacheEngineNotExecutable', [System.Management.Automation.ErrorCategory]::PermissionDenied, $path)
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($exception.Message)
+        $record.ErrorDetails.RecommendedAction = "Run 'chmod 0755 $path' as its owner (root for a module installed with -Scope AllUsers)."
+        $PSCmdlet.WriteError($record)
+        return
+    }
+    if ($Verify) {
+        $version = & $path --version 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            $exception = [System.InvalidOperationException]::new("The PCache engine at '$path' does not run on this machine: $version")
+            $record = [System.Management.Automation.ErrorRecord]::new(
+                $exception, 'PCacheEngineNotRunnable', [System.Management.Automation.ErrorCategory]::NotInstalled, $path)
+            $PSCmdlet.WriteError($record)
+            return
+        }
+        Write-Verbose "The PCache engine at $path runs: $version"
     }
     $path
 }
@@ -108,7 +163,7 @@ function Start-PCacheDaemon {
                 $engine, $socket, $arguments, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
         }
         catch {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_ -FallbackId 'PCacheDaemonStartFailed' -FallbackCategory ResourceUnavailable -FallbackTarget $socket))
         }
         Write-Verbose "Started the PCache daemon (pid $($running.Pid)) on $socket; its log is $($running.LogPath)."
     }
@@ -139,8 +194,18 @@ function Stop-PCacheDaemon {
         if ($PSBoundParameters.ContainsKey('SocketPath')) {
             $target['SocketPath'] = $SocketPath
         }
-        # Not running is a terminating error from Get-PCacheDaemon, which names the socket.
-        $daemon = Get-PCacheDaemon @target -ErrorAction Stop
+        # Not running is a terminating error from Get-PCacheDaemon; rethrown as this command's own,
+        # so its id reads PCacheDaemonNotRunning,Stop-PCacheDaemon.
+        try {
+            $daemon = Get-PCacheDaemon @target -ErrorAction Stop
+        }
+        catch {
+            $inner = $_
+            $record = [System.Management.Automation.ErrorRecord]::new(
+                $inner.Exception, ($inner.FullyQualifiedErrorId -split ',')[0], $inner.CategoryInfo.Category, $inner.TargetObject)
+            $record.ErrorDetails = $inner.ErrorDetails
+            $PSCmdlet.ThrowTerminatingError($record)
+        }
         $what = "PCache daemon (pid $($daemon.Pid)) at $($daemon.SocketPath)"
         if (-not $PSCmdlet.ShouldProcess($what, 'Stop the daemon: its NBD exports close and dirty data stays in the cache devices')) {
             return
@@ -149,7 +214,7 @@ function Stop-PCacheDaemon {
             [PCache.Core.DaemonLauncher]::Stop($daemon.Pid, [TimeSpan]::FromSeconds($TimeoutSec), [System.Threading.CancellationToken]::None)
         }
         catch {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_))
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-PCacheErrorRecord $_ -FallbackId 'PCacheDaemonStopFailed' -FallbackCategory OperationTimeout -FallbackTarget $daemon.Pid))
         }
         Write-Verbose "Stopped the $what."
     }

@@ -9,8 +9,11 @@ dotnet commands and the same staging target (build/Stage.proj). Missing apt pack
 installed when run as root; otherwise the exact apt-get line is printed.
 
   build   build everything (Release) and stage the module at out/PCache/ (default)
-  test    build, run every xunit project and the Pester suite; ends with one line
-          "N passed, N failed, N skipped"
+  test    build, run every xunit project and the Pester suite (pwsh 7.6.9 from
+          .config/dotnet-tools.json, Pester 5.7.1 or $env:PCACHE_PESTER_VERSION from NuGet);
+          ends with one line "N passed, N failed, N skipped"
+  pester  build and run only the Pester suite, on the Pester version given (e.g. 6.2.0)
+  package build and write out/packages/PCache.<version>.nupkg (for Install-PSResource)
   bench   build and run benchmarks: engine, nbd or all (default); further arguments go
           to the one benchmark named, after --, e.g. ./build.ps1 bench nbd -- --quick
   demo    build and run out/PCache/bin/pcache demo
@@ -19,10 +22,11 @@ installed when run as root; otherwise the exact apt-get line is printed.
 Set PCACHE_ENGINE_FRAMEWORK=net10.0 to build the engine for another framework.
 
 .PARAMETER Task
-build (default), test, bench, demo or clean.
+build (default), test, pester, package, bench, demo or clean.
 
 .PARAMETER Arguments
 For bench: engine, nbd or all (default), then arguments for that benchmark.
+For pester: the Pester version (default 5.7.1).
 For demo: arguments passed on to pcache demo.
 
 .EXAMPLE
@@ -34,7 +38,7 @@ For demo: arguments passed on to pcache demo.
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'demo', 'clean')]
+    [ValidateSet('build', 'test', 'pester', 'package', 'bench', 'demo', 'clean')]
     [string] $Task = 'build',
 
     [Parameter(Position = 1, ValueFromRemainingArguments = $true)]
@@ -47,6 +51,8 @@ $ErrorActionPreference = 'Stop'
 $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
 $Stage = Join-Path $Out 'PCache'
+# The Pester version the suite runs on (`./build.ps1 pester 6.2.0` picks another).
+$PesterVersion = if ($env:PCACHE_PESTER_VERSION) { $env:PCACHE_PESTER_VERSION } else { '5.7.1' }
 $Configuration = 'Release'
 $Rid = 'linux-x64'
 
@@ -59,7 +65,7 @@ $env:PCACHE_BIN = Join-Path $Stage 'bin/pcache'
 
 # Same lists as build.sh (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin).
 $BuildPackages = @('clang', 'zlib1g-dev')
-$ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs')
+$ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs', 'ansible-core')
 
 $Props = @()
 if ($env:PCACHE_ENGINE_FRAMEWORK) {
@@ -142,6 +148,91 @@ function Invoke-BuildTask {
     Write-Host ("out/PCache: {0} files staged (build took {1:N0}s)" -f $files, ((Get-Date) - $started).TotalSeconds)
 }
 
+# pwsh 7.6.9 from the local tool manifest, Pester from NuGet laid out as
+# out/tools/modules/Pester/<version>/, then the suite in a fresh pwsh (as build.sh does).
+# Returns passed, failed, skipped; anything that keeps the suite from running is one failure.
+function Invoke-PesterSuite([string] $Version) {
+    $tools = Join-Path $Out 'tools'
+    $suite = Join-Path $Root 'tests/PCache.Tests.ps1'
+    try {
+        Write-Step 'dotnet tool restore (PowerShell, pinned in .config/dotnet-tools.json)'
+        Push-Location $Root
+        try {
+            & dotnet tool restore | Out-Null
+            if ($LASTEXITCODE -ne 0) { throw 'dotnet tool restore failed: pwsh is needed for the Pester suite' }
+            $pshome = & dotnet pwsh -NoProfile -NonInteractive -Command '$PSHOME'
+            if ($LASTEXITCODE -ne 0) { throw 'dotnet pwsh does not start' }
+        }
+        finally { Pop-Location }
+        $bin = Join-Path $tools 'bin'
+        $null = New-Item -ItemType Directory -Force -Path $bin
+        Set-Content -LiteralPath (Join-Path $bin 'pwsh') -Value "#!/bin/sh`nexec dotnet `"$pshome/pwsh.dll`" `"`$@`"" -NoNewline
+        & chmod 0755 (Join-Path $bin 'pwsh')
+
+        $dest = Join-Path $tools "modules/Pester/$Version"
+        if (-not (Test-Path -LiteralPath (Join-Path $dest 'Pester.psd1'))) {
+            Write-Step "restore Pester $Version from NuGet"
+            Invoke-DotNetQuiet "restore of Pester $Version" @('restore', (Join-Path $Root 'build/tools/PesterRestore.csproj'), "--property:PesterVersion=$Version")
+            $packages = ((& dotnet nuget locals global-packages --list) -replace '^global-packages: ', '').Trim()
+            $source = Join-Path $packages "pester/$Version/tools"
+            if (-not (Test-Path -LiteralPath (Join-Path $source 'Pester.psd1'))) { throw "Pester ${Version}: $source/Pester.psd1 not found after restore" }
+            $null = New-Item -ItemType Directory -Force -Path $dest
+            Copy-Item -Path (Join-Path $source '*') -Destination $dest -Recurse -Force
+        }
+        if (-not (Test-Path -LiteralPath $suite)) { throw 'tests/PCache.Tests.ps1 is missing' }
+    }
+    catch {
+        Write-Host "  Pester ${Version}: not runnable ($($_.Exception.Message)); counted as 1 failure"
+        return @(0, 1, 0)
+    }
+
+    Write-Step "Pester ${Version}: tests/PCache.Tests.ps1"
+    $resultDir = Join-Path $Out "test-results/Pester-$Version"
+    $line = $null
+    $saved = $env:PATH, $env:PSModulePath, $env:PCACHE_PESTER_VERSION
+    try {
+        $env:PATH = "$bin$([IO.Path]::PathSeparator)$env:PATH"
+        $env:PSModulePath = Join-Path $tools 'modules'
+        $env:PCACHE_PESTER_VERSION = $Version
+        & (Join-Path $bin 'pwsh') -NoProfile -NonInteractive -File (Join-Path $Root 'build/pester.ps1') -Version $Version `
+            -Path $suite -ResultPath (Join-Path $resultDir 'pester.xml') | ForEach-Object {
+            if ("$_" -like 'PCACHE-PESTER *') { $line = "$_" } else { Write-Host $_ }
+        }
+    }
+    finally { $env:PATH, $env:PSModulePath, $env:PCACHE_PESTER_VERSION = $saved }
+    if ($line -match '^PCACHE-PESTER (\d+) (\d+) (\d+)$') {
+        Write-Host "  Pester ${Version}: $($Matches[1]) passed, $($Matches[2]) failed, $($Matches[3]) skipped"
+        return @([int]$Matches[1], [int]$Matches[2], [int]$Matches[3])
+    }
+    Write-Host "  Pester ${Version}: the run ended without a result (exit $LASTEXITCODE); counted as 1 failure"
+    return @(0, 1, 0)
+}
+
+# out/packages/PCache.<version>.nupkg from the staged module, packed by PSResourceGet.
+function Invoke-PackageTask {
+    $dest = Join-Path $Out 'packages'
+    Write-Step 'package out/PCache -> out/packages'
+    $null = New-Item -ItemType Directory -Force -Path $dest
+    Get-ChildItem -LiteralPath $dest -Filter 'PCache.*.nupkg' | Remove-Item -Force
+    Compress-PSResource -Path $Stage -DestinationPath $dest
+    $package = Get-ChildItem -LiteralPath $dest -Filter 'PCache.*.nupkg' | Select-Object -First 1
+    if (-not $package) { throw "no PCache.*.nupkg was written to $dest" }
+    Write-Host "out/packages/$($package.Name)"
+}
+
+function Invoke-PesterTask([string[]] $PesterArguments) {
+    if ($PesterArguments.Count -gt 1) { throw 'pester takes at most one argument (a Pester version)' }
+    $started = Get-Date
+    Install-MissingPackage ($BuildPackages + $ToolPackages)
+    Invoke-BuildTask
+    Invoke-PackageTask
+    $version = if ($PesterArguments.Count -eq 1) { $PesterArguments[0] } else { $PesterVersion }
+    $counts = Invoke-PesterSuite $version
+    Write-Host ('tests took {0:N0}s' -f ((Get-Date) - $started).TotalSeconds)
+    Write-Host ('{0} passed, {1} failed, {2} skipped' -f $counts[0], $counts[1], $counts[2])
+    if ($counts[1] -ne 0) { $script:ExitCode = 1 }
+}
+
 function Invoke-TestTask {
     $started = Get-Date
     Install-MissingPackage ($BuildPackages + $ToolPackages)
@@ -180,30 +271,11 @@ function Invoke-TestTask {
         $failed = 1
     }
 
-    $suite = Join-Path $Root 'tests/PCache.Tests.ps1'
-    if (-not (Test-Path -LiteralPath $suite)) {
-        Write-Host 'Pester: not run (tests/PCache.Tests.ps1 does not exist yet)'
-    }
-    else {
-        Write-Step 'Pester tests/PCache.Tests.ps1'
-        $pwsh = [System.Environment]::ProcessPath
-        $line = $null
-        & $pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'build/pester.ps1') -Path $suite `
-            -ResultPath (Join-Path $results 'Pester/pester.xml') | ForEach-Object {
-            if ("$_" -like 'PCACHE-PESTER *') { $line = "$_" } else { Write-Host $_ }
-        }
-        if ($line -eq 'PCACHE-PESTER missing') {
-            Write-Host 'Pester: not run (Pester 5 is not installed: Install-Module Pester -MinimumVersion 5.0)'
-        }
-        elseif ($line -match '^PCACHE-PESTER (\d+) (\d+) (\d+)$') {
-            Write-Host "  Pester: $($Matches[1]) passed, $($Matches[2]) failed, $($Matches[3]) skipped"
-            $passed += [int]$Matches[1]; $failed += [int]$Matches[2]; $skipped += [int]$Matches[3]
-        }
-        else {
-            Write-Host "  Pester: the run ended without a result (exit $LASTEXITCODE); counted as 1 failure"
-            $failed += 1
-        }
-    }
+    # The Pester suite installs the package the way the README says.
+    try { Invoke-PackageTask }
+    catch { Write-Host "  package: $($_.Exception.Message); counted as 1 failure"; $failed += 1 }
+    $counts = Invoke-PesterSuite $PesterVersion
+    $passed += $counts[0]; $failed += $counts[1]; $skipped += $counts[2]
 
     Write-Host ('tests took {0:N0}s' -f ((Get-Date) - $started).TotalSeconds)
     # The closing line, alone and plain: parsed by people and by CI.
@@ -251,7 +323,7 @@ function Invoke-DemoTask([string[]] $DemoArguments) {
 
 function Invoke-CleanTask {
     if (Test-Path -LiteralPath $Out) { Remove-Item -LiteralPath $Out -Recurse -Force }
-    $folders = @('engine', 'cmdlets', 'tests') | ForEach-Object { Join-Path $Root $_ } | Where-Object { Test-Path -LiteralPath $_ }
+    $folders = @('engine', 'cmdlets', 'tests', 'build') | ForEach-Object { Join-Path $Root $_ } | Where-Object { Test-Path -LiteralPath $_ }
     foreach ($project in @(Get-ChildItem -LiteralPath $folders -Filter '*.csproj' -Recurse -File)) {
         foreach ($dir in 'bin', 'obj', 'TestResults') {
             $path = Join-Path $project.DirectoryName $dir
@@ -273,6 +345,12 @@ try {
         'test' {
             if ($Arguments.Count -gt 0) { throw 'test takes no arguments' }
             Invoke-TestTask
+        }
+        'pester' { Invoke-PesterTask $Arguments }
+        'package' {
+            if ($Arguments.Count -gt 0) { throw 'package takes no arguments' }
+            Invoke-BuildTask
+            Invoke-PackageTask
         }
         'bench' { Invoke-BenchTask $Arguments }
         'demo' { Invoke-DemoTask $Arguments }

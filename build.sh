@@ -17,7 +17,7 @@ export PCACHE_MODULE_DIR="$STAGE" PCACHE_BIN="$STAGE/bin/pcache"
 # apt packages: the native AOT toolchain, and the NBD/block tools the tests and benchmarks
 # drive (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin on Debian 12).
 BUILD_PKGS=(clang zlib1g-dev)
-TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs)
+TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs ansible-core)
 
 # PCACHE_ENGINE_FRAMEWORK=net10.0 builds the engine for another framework (needs its AOT pack).
 PROPS=()
@@ -30,8 +30,11 @@ usage() {
 usage: ./build.sh [task] [args]
 
   build                 build everything (Release) and stage the module at out/PCache/ (default)
-  test                  build, run every xunit project and the Pester suite (when pwsh is
-                        installed); ends with one line "N passed, N failed, N skipped"
+  test                  build, run every xunit project and the Pester suite (pwsh 7.6.9 from
+                        .config/dotnet-tools.json, Pester from NuGet: 5.7.1, or
+                        $PCACHE_PESTER_VERSION); ends with one line "N passed, N failed, N skipped"
+  pester [version]      build and run only the Pester suite (e.g. ./build.sh pester 6.2.0)
+  package               build and write out/packages/PCache.<version>.nupkg (Install-PSResource)
   bench [engine|nbd|all] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
@@ -140,31 +143,71 @@ count_trx() {
     done
 }
 
-run_pester() {
-    local suite="$ROOT/tests/PCache.Tests.ps1"
-    if ! command -v pwsh >/dev/null 2>&1; then
-        note "Pester: not run (pwsh not found on PATH)"
+# pwsh comes from the local tool manifest (.config/dotnet-tools.json, PowerShell 7.6.9) and runs
+# as `dotnet pwsh`; out/tools/bin/pwsh is a shim so that tests can run `pwsh` by name, as the
+# README's cron line does.
+PESTER_VERSION="${PCACHE_PESTER_VERSION:-5.7.1}"
+TOOLS="$OUT/tools"
+ensure_pwsh() {
+    local home log="$OUT/tools/restore.log"
+    mkdir -p "$TOOLS"
+    say "dotnet tool restore (PowerShell, pinned in .config/dotnet-tools.json)"
+    if ! (cd "$ROOT" && dotnet tool restore) </dev/null >"$log" 2>&1; then
+        cat "$log" >&2
+        note "dotnet tool restore failed: pwsh is needed for the Pester suite" >&2
+        return 1
+    fi
+    home="$(cd "$ROOT" && dotnet pwsh -NoProfile -NonInteractive -Command '$PSHOME' </dev/null)" || {
+        note "dotnet pwsh does not start" >&2
+        return 1
+    }
+    [[ -f "$home/pwsh.dll" ]] || { note "pwsh.dll not found under $home" >&2; return 1; }
+    mkdir -p "$TOOLS/bin"
+    printf '#!/bin/sh\nexec dotnet "%s/pwsh.dll" "$@"\n' "$home" >"$TOOLS/bin/pwsh"
+    chmod 0755 "$TOOLS/bin/pwsh"
+}
+
+# Pester $1 from NuGet, laid out as out/tools/modules/Pester/<version>/ (the package's tools/).
+ensure_pester() {
+    local v="$1" pkgs dest="$TOOLS/modules/Pester/$1"
+    [[ -f "$dest/Pester.psd1" ]] && return 0
+    say "restore Pester $v from NuGet"
+    dn restore "$ROOT/build/tools/PesterRestore.csproj" "--property:PesterVersion=$v" || {
+        note "could not restore Pester $v from NuGet" >&2
+        return 1
+    }
+    pkgs="$(dotnet nuget locals global-packages --list </dev/null | sed -n 's/^global-packages: //p')"
+    [[ -f "$pkgs/pester/$v/tools/Pester.psd1" ]] || {
+        note "Pester $v: $pkgs/pester/$v/tools/Pester.psd1 not found after restore" >&2
+        return 1
+    }
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    cp -R "$pkgs/pester/$v/tools/." "$dest/"
+}
+
+run_pester() { # [version]
+    local v="${1:-$PESTER_VERSION}" suite="$ROOT/tests/PCache.Tests.ps1"
+    if [[ ! -f "$suite" ]] || ! ensure_pwsh || ! ensure_pester "$v"; then
+        note "  Pester $v: not runnable (see above); counted as 1 failure"
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
         return 0
     fi
-    if [[ ! -f "$suite" ]]; then
-        note "Pester: not run (tests/PCache.Tests.ps1 does not exist yet)"
-        return 0
-    fi
-    say "Pester tests/PCache.Tests.ps1"
-    local log="$OUT/test-results/pester.log" rc=0 line
-    pwsh -NoProfile -NonInteractive -File "$ROOT/build/pester.ps1" \
-        -Path "$suite" -ResultPath "$OUT/test-results/Pester/pester.xml" </dev/null 2>&1 |
+    say "Pester $v: tests/PCache.Tests.ps1"
+    mkdir -p "$OUT/test-results/Pester-$v"
+    local log="$OUT/test-results/Pester-$v/pester.log" rc=0 line
+    PATH="$TOOLS/bin:$PATH" PSModulePath="$TOOLS/modules" PCACHE_PESTER_VERSION="$v" \
+        pwsh -NoProfile -NonInteractive -File "$ROOT/build/pester.ps1" -Version "$v" \
+        -Path "$suite" -ResultPath "$OUT/test-results/Pester-$v/pester.xml" </dev/null 2>&1 |
         tee "$log" | { grep -v '^PCACHE-PESTER ' || true; } || rc=$?
     line="$(grep '^PCACHE-PESTER ' "$log" | tail -n 1 || true)"
-    if [[ "$line" == "PCACHE-PESTER missing" ]]; then
-        note "Pester: not run (Pester 5 is not installed: Install-Module Pester -MinimumVersion 5.0)"
-    elif [[ "$line" =~ ^PCACHE-PESTER\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]]; then
-        note "  Pester: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
+    if [[ "$line" =~ ^PCACHE-PESTER\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]]; then
+        note "  Pester $v: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
         TOTAL_PASSED=$((TOTAL_PASSED + BASH_REMATCH[1]))
         TOTAL_FAILED=$((TOTAL_FAILED + BASH_REMATCH[2]))
         TOTAL_SKIPPED=$((TOTAL_SKIPPED + BASH_REMATCH[3]))
     else
-        note "  Pester: the run ended without a result (exit $rc); counted as 1 failure"
+        note "  Pester $v: the run ended without a result (${line:-no PCACHE-PESTER line}, exit $rc); counted as 1 failure"
         TOTAL_FAILED=$((TOTAL_FAILED + 1))
     fi
 }
@@ -184,9 +227,48 @@ task_test() {
         note "  dotnet test exited with code $rc without a failed test result; counted as 1 failure"
         TOTAL_FAILED=1
     fi
+    # The Pester suite installs the package the way the README says.
+    if ! (task_package_only); then
+        note "  package: failed; counted as 1 failure"
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    fi
     run_pester
     note "tests took $((SECONDS - t0))s"
     # The closing line, alone and plain: parsed by people and by CI.
+    printf '%d passed, %d failed, %d skipped\n' "$TOTAL_PASSED" "$TOTAL_FAILED" "$TOTAL_SKIPPED"
+    ((TOTAL_FAILED == 0))
+}
+
+# out/packages/PCache.<version>.nupkg from the staged module, packed by PSResourceGet (it ships with
+# pwsh): what Register-PSResourceRepository + Install-PSResource install from (see the README).
+task_package_only() {
+    ensure_pwsh || die "pwsh is needed to pack the module"
+    local dest="$OUT/packages"
+    say "package out/PCache -> out/packages"
+    mkdir -p "$dest"
+    rm -f "$dest"/PCache.*.nupkg
+    PATH="$TOOLS/bin:$PATH" PCACHE_PACK_FROM="$STAGE" PCACHE_PACK_TO="$dest" pwsh -NoProfile -NonInteractive -Command \
+        '$ErrorActionPreference = "Stop"; Compress-PSResource -Path $env:PCACHE_PACK_FROM -DestinationPath $env:PCACHE_PACK_TO' </dev/null ||
+        die "Compress-PSResource failed"
+    local pkg
+    pkg="$(ls "$dest"/PCache.*.nupkg 2>/dev/null | head -n 1)"
+    [[ -n "$pkg" ]] || die "no PCache.*.nupkg was written to $dest"
+    note "${pkg#"$ROOT/"}"
+}
+
+task_package() {
+    task_build
+    task_package_only
+}
+
+# Only the Pester suite, on the Pester version given (default $PCACHE_PESTER_VERSION or 5.7.1).
+task_pester() {
+    local t0=$SECONDS
+    ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
+    task_build
+    task_package_only
+    run_pester "${1:-$PESTER_VERSION}"
+    note "tests took $((SECONDS - t0))s"
     printf '%d passed, %d failed, %d skipped\n' "$TOTAL_PASSED" "$TOTAL_FAILED" "$TOTAL_SKIPPED"
     ((TOTAL_FAILED == 0))
 }
@@ -228,7 +310,7 @@ task_clean() {
     while IFS= read -r -d '' proj; do
         dir="$(dirname "$proj")"
         rm -rf "${dir:?}/bin" "${dir:?}/obj" "${dir:?}/TestResults"
-    done < <(find "$ROOT/engine" "$ROOT/cmdlets" "$ROOT/tests" -name '*.csproj' -print0 2>/dev/null)
+    done < <(find "$ROOT/engine" "$ROOT/cmdlets" "$ROOT/tests" "$ROOT/build" -name '*.csproj' -print0 2>/dev/null)
     note "removed out/ and every project's bin/ and obj/"
 }
 
@@ -237,6 +319,8 @@ task="${1:-build}"
 case "$task" in
     build) (($# == 0)) || die "build takes no arguments"; task_build ;;
     test) (($# == 0)) || die "test takes no arguments"; task_test ;;
+    package) (($# == 0)) || die "package takes no arguments"; task_package ;;
+    pester) (($# <= 1)) || die "pester takes at most one argument (a Pester version)"; task_pester "$@" ;;
     bench) task_bench "$@" ;;
     demo) task_demo "$@" ;;
     clean) task_clean ;;

@@ -43,8 +43,47 @@ public static partial class MamlWriter
                 new XElement(Command + "returnValue", TypeElement(t.TypeName), Description(t.Description)))),
             new XElement(Maml + "alertSet", new XElement(Maml + "alert", Paragraphs(c.Notes))),
             new XElement(Command + "examples", c.Examples.Select(Example)),
-            new XElement(Command + "relatedLinks", c.RelatedLinks.Select(l =>
+            new XElement(Command + "relatedLinks", RelatedLinks(c).Select(l =>
                 new XElement(Maml + "navigationLink", new XElement(Maml + "linkText", l.Text), new XElement(Maml + "uri", l.Uri)))));
+
+    /// <summary>Where the docs are published; Get-Help -Online opens the first link's URI.</summary>
+    public const string OnlineBase = "https://github.com/pcache/pcache/blob/main/docs/";
+
+    /// <summary>
+    /// "Online Version" first (Get-Help -Online opens it), then the page's links. Get-Help rejects a
+    /// relative URI ("The specified URI Stop-PCacheDaemon.md is not valid"), so a link to a sibling
+    /// page keeps its text (the command's name, which Get-Help can look up) and no URI.
+    /// </summary>
+    public static IEnumerable<(string Text, string Uri)> RelatedLinks(CommandHelp c) =>
+        c.RelatedLinks.Select(l => (l.Text, Uri.TryCreate(l.Uri, UriKind.Absolute, out _) ? l.Uri : ""))
+            .Prepend(("Online Version:", OnlineBase + c.Name + ".md"));
+
+    /// <summary>
+    /// A .NET type name as PowerShell users read it in SYNTAX: int, not System.Nullable`1[System.Int32]
+    /// (a nullable parameter only means "not given" to the cmdlet).
+    /// </summary>
+    public static string FriendlyType(string type)
+    {
+        var nullable = NullablePattern().Match(type);
+        if (nullable.Success) type = nullable.Groups[1].Value;
+        bool array = type.EndsWith("[]", StringComparison.Ordinal);
+        string element = array ? type[..^2] : type;
+        string name = element switch
+        {
+            "System.Int32" => "int",
+            "System.Int64" => "long",
+            "System.String" => "string",
+            "System.Double" => "double",
+            "System.Boolean" => "bool",
+            "System.Object" => "object",
+            "System.Management.Automation.PSObject" => "psobject",
+            _ => element.StartsWith("System.", StringComparison.Ordinal) && !element[7..].Contains('.') ? element[7..] : element,
+        };
+        return array ? name + "[]" : name;
+    }
+
+    [GeneratedRegex(@"^System\.Nullable`1\[(.+)\]$")]
+    private static partial Regex NullablePattern();
 
     /// <summary>The sets named in SYNTAX, default first; a command with one set uses __AllParameterSets.</summary>
     private static IEnumerable<string> SyntaxSets(CommandHelp c) =>
@@ -78,8 +117,8 @@ public static partial class MamlWriter
             e.Add(new XElement(Command + "parameterValueGroup", p.AcceptedValues.Select(v =>
                 new XElement(Command + "parameterValue", new XAttribute("required", "false"), new XAttribute("variableLength", "false"), v))));
         if (!p.IsSwitch)
-            e.Add(new XElement(Command + "parameterValue", new XAttribute("required", "true"), new XAttribute("variableLength", "false"), p.Type));
-        e.Add(TypeElement(p.Type), new XElement(Dev + "defaultValue", p.DefaultValue));
+            e.Add(new XElement(Command + "parameterValue", new XAttribute("required", "true"), new XAttribute("variableLength", "false"), FriendlyType(p.Type)));
+        e.Add(TypeElement(FriendlyType(p.Type)), new XElement(Dev + "defaultValue", p.DefaultValue));
         return e;
     }
 

@@ -44,6 +44,9 @@ namespace PCache.HelpGen
         {
             var commands = ReadCommands(docsDir);
             if (commands.Count == 0) throw new HelpFormatException($"{docsDir}: no cmdlet help (files with 'document type: cmdlet')");
+            // Get-Help -Full shows NOTES; an empty section there reads as unfinished help.
+            foreach (var c in commands.Where(c => c.Notes.Count == 0))
+                throw new HelpFormatException($"{c.SourceFile}: the NOTES section is empty");
             Directory.CreateDirectory(outDir);
             var written = new List<string>();
             string maml = Path.Combine(outDir, MamlFileName);

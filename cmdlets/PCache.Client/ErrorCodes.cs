@@ -21,6 +21,9 @@ public static class ErrorCodes
     /// <summary>The request contradicts the current state (already started, in use, holds data).</summary>
     public const string Conflict = "conflict";
 
+    /// <summary>backing-stop without --force while NBD clients are connected to the backing's export.</summary>
+    public const string BackingInUse = "backing_in_use";
+
     /// <summary>A re-attached backing is not the device the cache recorded; its dirty data stays cached.</summary>
     public const string IdentityMismatch = "identity_mismatch";
 

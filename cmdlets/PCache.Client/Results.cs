@@ -70,6 +70,8 @@ public sealed class BackingEntry
     public bool DataCrc { get; set; }
     public bool PersistOnWrite { get; set; }
     public string? NbdTcp { get; set; }
+    /// <summary>NBD connections open on the export now (a mounted filesystem holds one or more).</summary>
+    public int NbdClients { get; set; }
 }
 
 /// <summary>The states a backing can be in.</summary>

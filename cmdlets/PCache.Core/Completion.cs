@@ -38,11 +38,29 @@ public static class Completion
                 $"cache {c.CacheId}: {c.Path}, {ByteSize.Format(c.Size)}, {ByteSize.Format(c.FreeBytes)} free, {c.Backings} backings"))
             .ToList());
 
-    public static IReadOnlyList<CompletionCandidate> BackingPaths(PCacheClient client, string wordToComplete) =>
-        Safe(() => Paths(Run(c => client.ListBackingsAsync(null, c)).Select(b => (b.BackingPath, $"backing {b.BackingId} on cache {b.CacheId}, {b.State}")), wordToComplete));
+    /// <param name="absoluteWord">The word made absolute against the current location (./, ../, ~/ typed), or null to match it as typed.</param>
+    public static IReadOnlyList<CompletionCandidate> BackingPaths(PCacheClient client, string wordToComplete, string? absoluteWord = null) =>
+        Safe(() => Paths(Run(c => client.ListBackingsAsync(null, c)).Select(b => (b.BackingPath, $"backing {b.BackingId} on cache {b.CacheId}, {b.State}")), absoluteWord ?? wordToComplete));
 
-    public static IReadOnlyList<CompletionCandidate> CachePaths(PCacheClient client, string wordToComplete) =>
-        Safe(() => Paths(Run(client.ListCachesAsync).Select(c => (c.Path, $"cache {c.CacheId}, {ByteSize.Format(c.Size)}")), wordToComplete));
+    public static IReadOnlyList<CompletionCandidate> CachePaths(PCacheClient client, string wordToComplete, string? absoluteWord = null) =>
+        Safe(() => Paths(Run(client.ListCachesAsync).Select(c => (c.Path, $"cache {c.CacheId}, {ByteSize.Format(c.Size)}")), absoluteWord ?? wordToComplete));
+
+    /// <summary>
+    /// A relative word (not starting with /) as the absolute prefix it stands for: ~ is
+    /// <paramref name="home"/>, anything else is under <paramref name="location"/>. A trailing
+    /// slash is kept, since "dir/" must not match "dir2".
+    /// </summary>
+    public static string? Absolute(string? word, string? location, string? home)
+    {
+        string w = (word ?? "").Trim('\'', '"');
+        if (w.StartsWith('/') || location is null) return null;
+        string abs = w == "~" || w.StartsWith("~/", StringComparison.Ordinal)
+            ? (home ?? "") + w[1..]
+            : Path.Combine(location, w);
+        string full = Path.GetFullPath(abs.Length == 0 ? "/" : abs);
+        if ((w.EndsWith('/') || w.Length == 0) && !full.EndsWith('/')) full += "/";
+        return full;
+    }
 
     /// <summary>A path as PowerShell needs it typed: single-quoted when it holds spaces or special characters.</summary>
     public static string Quote(string text)

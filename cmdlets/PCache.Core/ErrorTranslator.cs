@@ -19,14 +19,18 @@ public static partial class ErrorTranslator
 
     // Ids of errors the module raises itself (not a protocol code).
     public const string BackingConflictId = "PCacheBackingConflict";
+    public const string CacheConflictId = "PCacheCacheConflict";
+    public const string WrongInputId = "PCacheWrongInputType";
+    public const string BackingGoneId = "PCacheBackingGone";
+    public const string NotABackingDeviceId = "PCacheNotABackingDevice";
     public const string CacheHasDirtyDataId = "PCacheCacheHasDirtyData";
     public const string BackingNotRunningId = "PCacheBackingNotRunning";
+    public const string BackingInUseId = "PCacheBackingInUse";
     public const string SyncTimeoutId = "PCacheSyncTimeout";
     public const string CacheNotFoundId = "PCacheCacheNotFound";
     public const string BackingNotFoundId = "PCacheBackingNotFound";
     public const string PathNotFoundId = "PCachePathNotFound";
     public const string DaemonNotRunningId = "PCacheDaemonNotRunning";
-    public const string DaemonNotListeningId = "PCacheDaemonNotListening";
     public const string DaemonNotRespondingId = "PCacheDaemonNotResponding";
     public const string DaemonConnectionFailedId = "PCacheDaemonConnectionFailed";
     public const string DaemonStartFailedId = "PCacheDaemonStartFailed";
@@ -41,6 +45,8 @@ public static partial class ErrorTranslator
         [ErrorCodes.InvalidArgument] = new("PCacheInvalidArgument", "InvalidArgument", false, null),
         [ErrorCodes.NotFound] = new(PathNotFoundId, "ObjectNotFound", false, "Check the path; to create a file that stands in for pmem, give -Size."),
         [ErrorCodes.Conflict] = new("PCacheConflict", "InvalidOperation", false, null),
+        [ErrorCodes.BackingInUse] = new(BackingInUseId, "ResourceBusy", false,
+            "Unmount the filesystem on the export and disconnect its NBD clients first; -Force disconnects them after writing back every dirty byte."),
         [ErrorCodes.IdentityMismatch] = new("PCacheIdentityMismatch", "InvalidData", false,
             "Put the original device back at that path and run Add-PCacheBacking again, or discard its cached data with Remove-PCacheBacking -Force."),
         [ErrorCodes.NoSpace] = new("PCacheNoSpace", "LimitsExceeded", false,
@@ -65,14 +71,20 @@ public static partial class ErrorTranslator
     public static IReadOnlyDictionary<string, ErrorRule> ModuleErrors { get; } = new Dictionary<string, ErrorRule>
     {
         [BackingConflictId] = new(BackingConflictId, "ResourceExists", false, null),
+        [CacheConflictId] = new(CacheConflictId, "ResourceExists", false, null),
+        [WrongInputId] = new(WrongInputId, "InvalidType", false, null),
+        [BackingGoneId] = new(BackingGoneId, "ObjectNotFound", false, "Get-PCacheBacking lists the backings there are now."),
+        [NotABackingDeviceId] = new(NotABackingDeviceId, "InvalidArgument", false, "Give the path of a block device or of a regular file."),
+        [PathNotFoundId] = new(PathNotFoundId, "ObjectNotFound", false, null),
         [CacheHasDirtyDataId] = new(CacheHasDirtyDataId, "InvalidOperation", false, null),
         [BackingNotRunningId] = new(BackingNotRunningId, "InvalidOperation", false, null),
+        [BackingInUseId] = new(BackingInUseId, "ResourceBusy", false,
+            "Unmount the filesystem on the export and disconnect its NBD clients first; -Force disconnects them after writing back every dirty byte."),
         [SyncTimeoutId] = new(SyncTimeoutId, "OperationTimeout", false,
             "Writers may be adding dirty data as fast as it is written back; stop them, or give a larger -TimeoutSec."),
         [CacheNotFoundId] = new(CacheNotFoundId, "ObjectNotFound", false, "List the started caches with Get-PCacheCache."),
         [BackingNotFoundId] = new(BackingNotFoundId, "ObjectNotFound", false, "List the backings with Get-PCacheBacking."),
         [DaemonNotRunningId] = new(DaemonNotRunningId, "ResourceUnavailable", true, StartDaemon),
-        [DaemonNotListeningId] = new(DaemonNotListeningId, "ConnectionError", true, StartDaemon),
         [DaemonNotRespondingId] = new(DaemonNotRespondingId, "OperationTimeout", true, StartDaemon),
         [DaemonStartFailedId] = new(DaemonStartFailedId, "ResourceUnavailable", true, null),
         // A daemon newer than the module may send a code this table does not know yet.
@@ -95,13 +107,17 @@ public static partial class ErrorTranslator
         if (e.Code == ErrorCodes.NotFound)
         {
             string t = e.Target ?? "";
-            if (t.StartsWith("cache ", StringComparison.Ordinal)) return Make(ModuleErrors[CacheNotFoundId], InPowerShellTerms(e.Message), target, e);
-            if (t.StartsWith("backing ", StringComparison.Ordinal)) return Make(ModuleErrors[BackingNotFoundId], InPowerShellTerms(e.Message), target, e);
+            // The thing not found is the target (-CacheId 5), not what the command worked on (its -Path).
+            if (t.StartsWith("cache ", StringComparison.Ordinal)) return Make(ModuleErrors[CacheNotFoundId], InPowerShellTerms(e.Message), IdOf(t) ?? target, e);
+            if (t.StartsWith("backing ", StringComparison.Ordinal)) return Make(ModuleErrors[BackingNotFoundId], InPowerShellTerms(e.Message), IdOf(t) ?? target, e);
         }
         var rule = ByCode.TryGetValue(e.Code, out var r) ? r : ModuleErrors[UnknownErrorId];
         object? errorTarget = rule.Terminating ? socket.Path : target ?? e.Target;
         return Make(rule, InPowerShellTerms(e.Message), errorTarget, e);
     }
+
+    private static object? IdOf(string target) =>
+        int.TryParse(target[(target.IndexOf(' ') + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) ? id : null;
 
     /// <summary>
     /// The daemon words its errors for its command line (--gc-percent, --force); a PowerShell user
@@ -114,7 +130,7 @@ public static partial class ErrorTranslator
         int at = 0;
         foreach (Match quoted in QuotedCommand().Matches(message))
         {
-            result.Append(Rename(message[at..quoted.Index])).Append(quoted.Value);
+            result.Append(Rename(message[at..quoted.Index])).Append(AsCmdlet(quoted));
             at = quoted.Index + quoted.Length;
         }
         return result.Append(Rename(message[at..])).ToString();
@@ -127,7 +143,27 @@ public static partial class ErrorTranslator
         }
     }
 
-    [GeneratedRegex(@"'pcache [^']*'")]
+    /// <summary>The cmdlet that does what a quoted 'pcache verb --options' does; an unknown verb stays a command line.</summary>
+    private static string AsCmdlet(Match quoted)
+    {
+        string verb = quoted.Groups[1].Value, options = quoted.Groups[2].Value;
+        if (!CmdletForVerb.TryGetValue(verb, out var cmdlet)) return quoted.Value;
+        // Options renamed one by one: values (paths, sizes) stay as they are.
+        return cmdlet + CliOption().Replace(options, m => "-" + string.Concat(m.Groups[1].Value.Split('-').Select(w => char.ToUpperInvariant(w[0]) + w[1..])));
+    }
+
+    private static readonly Dictionary<string, string> CmdletForVerb = new(StringComparer.Ordinal)
+    {
+        ["backing-list"] = "Get-PCacheBacking",
+        ["backing-start"] = "Add-PCacheBacking",
+        ["backing-stop"] = "Remove-PCacheBacking",
+        ["cache-list"] = "Get-PCacheCache",
+        ["cache-start"] = "Start-PCacheCache",
+        ["cache-stop"] = "Stop-PCacheCache",
+        ["daemon"] = "Start-PCacheDaemon",
+    };
+
+    [GeneratedRegex(@"'pcache ([a-z-]+)((?: [^']*)?)'")]
     private static partial Regex QuotedCommand();
 
     [GeneratedRegex(@"(?<![\w-])--([a-z]+(?:-[a-z]+)*)")]
@@ -144,8 +180,9 @@ public static partial class ErrorTranslator
         if (socketError is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported && !File.Exists(socket.Path))
             return Make(ModuleErrors[DaemonNotRunningId],
                 $"The PCache daemon is not running: its control socket {where} does not exist.", socket.Path, e);
+        // A crashed daemon leaves its socket file behind: to the user it is simply not running.
         if (socketError is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
-            return Make(ModuleErrors[DaemonNotListeningId],
+            return Make(ModuleErrors[DaemonNotRunningId],
                 $"The PCache daemon is not running: nothing listens on {where} (the socket was left behind by a daemon that stopped).", socket.Path, e);
         if (socketError is null)
             return Make(ModuleErrors[DaemonNotRespondingId], $"The PCache daemon at {where} does not answer: {e.Message}.", socket.Path, e);

@@ -13,6 +13,12 @@ public interface ICommandSink
     /// <summary>-WhatIf/-Confirm: false means skip this target and go on with the next.</summary>
     bool ShouldProcess(string target, string action);
 
+    /// <summary>
+    /// A second, explicit question before something that loses data even though -Force was given;
+    /// false means skip this target. Never asked when the user gave -Confirm:$false.
+    /// </summary>
+    bool ShouldContinue(string query, string caption);
+
     void WriteObject(object item);
 
     /// <summary>A non-terminating error: this input failed, the next one is tried.</summary>

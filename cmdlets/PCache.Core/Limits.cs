@@ -24,7 +24,12 @@ public static class Limits
     public const long MinCacheDeviceSize = 6L << 20;
     public const long MaxSize = long.MaxValue;
 
-    public const long MinCacheSize = 1;
+    /// <summary>
+    /// The least cache space any daemon gives a backing: two log segments, two per-CPU segments (at
+    /// least two CPUs counted) and two spare, of the smallest segment size (1 MiB). A daemon with
+    /// more CPUs or larger segments asks for more, and says how much.
+    /// </summary>
+    public const long MinCacheSize = 6L << 20;
 
     public const int MinIntervalSeconds = 1;
     public const int MaxIntervalSeconds = 86400;

@@ -6,6 +6,15 @@ namespace PCache.Commands;
 /// <summary>The core's view of a running cmdlet: each call maps to one PowerShell stream or prompt.</summary>
 internal sealed class CmdletSink(PSCmdlet cmdlet, CancellationToken stopping) : ICommandSink
 {
+    public bool ShouldContinue(string query, string caption)
+    {
+        // -Confirm:$false is the script's way of saying "no prompts": it answers this question too.
+        if (cmdlet.MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) &&
+            confirm is SwitchParameter { IsPresent: false })
+            return true;
+        return cmdlet.ShouldContinue(query, caption);
+    }
+
     public CancellationToken Stopping => stopping;
 
     public bool ShouldProcess(string target, string action) => cmdlet.ShouldProcess(target, action);

@@ -38,6 +38,12 @@ public sealed class NbdServer : IDisposable, IAsyncDisposable
         get { lock (gate) return connections.Count; }
     }
 
+    /// <summary>Clients connected to one export: what stopping it would cut off.</summary>
+    public int ConnectionCountFor(string exportName)
+    {
+        lock (gate) return connections.Count(c => c.ExportName == exportName);
+    }
+
     /// <summary>Binds and starts accepting. A stale socket file is replaced; a live one is an error.</summary>
     public void Start()
     {

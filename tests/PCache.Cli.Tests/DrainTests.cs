@@ -46,8 +46,9 @@ public sealed class DrainTests
         Assert.True(full.DirtyBytes > full.CacheSize / 2, $"{full.DirtyBytes} dirty in a {full.CacheSize}-byte cache");
 
         // backing-stop while full: the export goes (the writer gets an error), the device heals,
-        // and the drain finishes.
-        using var stop = Process.Start(Tools.StartInfo(PcacheBinary.Path, ["backing-stop", "--backing-id", "0"],
+        // and the drain finishes. The writer is still connected, so without --force the daemon
+        // would refuse (backing_in_use).
+        using var stop = Process.Start(Tools.StartInfo(PcacheBinary.Path, ["backing-stop", "--backing-id", "0", "--force"],
             new Dictionary<string, string?> { ["PCACHE_SOCKET"] = box.SocketPath }))!;
         stop.StandardInput.Close();
         var stopOut = stop.StandardOutput.ReadToEndAsync();

@@ -67,7 +67,8 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
         var sink = new RecordingSink();
         string path = daemon.SparseFile(16L << 20);
         BackingOperations.Add(daemon.Client(), sink, new AddBackingRequest(path, 4L << 20, CacheId: 777));
-        Assert.Equal(path, sink.SingleError(ErrorTranslator.CacheNotFoundId).Target);
+        // The target is what was not found (the cache id), not the path the command worked on.
+        Assert.Equal(777, sink.SingleError(ErrorTranslator.CacheNotFoundId).Target);
     }
 
     [Fact]

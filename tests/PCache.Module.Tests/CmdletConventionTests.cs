@@ -25,7 +25,7 @@ public sealed class CmdletConventionTests
         ["Add-PCacheBacking"] = ConfirmImpact.Medium,
         ["Clear-PCacheStat"] = ConfirmImpact.Low,
         ["Initialize-PCacheCache"] = ConfirmImpact.High,
-        ["Remove-PCacheBacking"] = ConfirmImpact.Medium,
+        ["Remove-PCacheBacking"] = ConfirmImpact.High,
         ["Set-PCacheBacking"] = ConfirmImpact.Medium,
         ["Start-PCacheCache"] = ConfirmImpact.Medium,
         ["Stop-PCacheCache"] = ConfirmImpact.High,

@@ -42,15 +42,17 @@ public sealed class ErrorTranslatorTests
     }
 
     [Theory]
-    [InlineData("backing 3", ErrorTranslator.BackingNotFoundId)]
-    [InlineData("cache 1", ErrorTranslator.CacheNotFoundId)]
-    [InlineData("/dev/shm/missing.pmem", ErrorTranslator.PathNotFoundId)]
-    public void NotFoundSaysWhatWasNotFoundAndKeepsTheCommandsTarget(string daemonTarget, string errorId)
+    [InlineData("backing 3", ErrorTranslator.BackingNotFoundId, 3)]
+    [InlineData("cache 1", ErrorTranslator.CacheNotFoundId, 1)]
+    [InlineData("/dev/shm/missing.pmem", ErrorTranslator.PathNotFoundId, "/work/path")]
+    public void NotFoundTargetsWhatWasNotFound(string daemonTarget, string errorId, object target)
     {
-        var e = ErrorTranslator.Translate(new PCacheException(ErrorCodes.NotFound, "no such thing", daemonTarget), Socket, 3);
+        // A cache or backing that is not there is the target (Add-PCacheBacking -CacheId 5 once
+        // targeted its -Path); a path keeps the command's target.
+        var e = ErrorTranslator.Translate(new PCacheException(ErrorCodes.NotFound, "no such thing", daemonTarget), Socket, "/work/path");
         Assert.Equal(errorId, e.ErrorId);
         Assert.Equal("ObjectNotFound", e.Category);
-        Assert.Equal(3, e.Target);
+        Assert.Equal(target, e.Target);
         Assert.False(e.Terminating);
     }
 
@@ -91,8 +93,10 @@ public sealed class ErrorTranslatorTests
             var location = new SocketLocation(path, SocketLocation.FromParameter);
             var thrown = Assert.Throws<PCacheException>(() => new PCacheClient(location).PingAsync().GetAwaiter().GetResult());
             var e = ErrorTranslator.Translate(thrown, location, null);
-            Assert.Equal(ErrorTranslator.DaemonNotListeningId, e.ErrorId);
-            Assert.Equal("ConnectionError", e.Category);
+            // The id the docs promise for "not running", whether or not a socket file was left behind.
+            Assert.Equal(ErrorTranslator.DaemonNotRunningId, e.ErrorId);
+            Assert.Equal("ResourceUnavailable", e.Category);
+            Assert.Contains("left behind", e.Message);
             Assert.True(e.Terminating);
             Assert.Contains("Start-PCacheDaemon", e.RecommendedAction);
         }
@@ -117,7 +121,10 @@ public sealed class ErrorTranslatorTests
     [InlineData("/x is not a PCache cache device (it is blank); add --format to make it one",
         "/x is not a PCache cache device (it is blank); format it with Initialize-PCacheCache")]
     [InlineData("Restore it and run 'pcache backing-start --cache-id 0 --path /dev/sdb --cache-size 1G', or --force",
-        "Restore it and run 'pcache backing-start --cache-id 0 --path /dev/sdb --cache-size 1G', or -Force")]
+        "Restore it and run Add-PCacheBacking -CacheId 0 -Path /dev/sdb -CacheSize 1G, or -Force")]
+    [InlineData("no backing 7 (see 'pcache backing-list')", "no backing 7 (see Get-PCacheBacking)")]
+    [InlineData("or discard the data with 'pcache backing-stop --backing-id 3 --force'", "or discard the data with Remove-PCacheBacking -BackingId 3 -Force")]
+    [InlineData("run 'pcache frobnicate --x' first", "run 'pcache frobnicate --x' first")]
     [InlineData("the cache's data on /tmp/a--b stays", "the cache's data on /tmp/a--b stays")]
     public void DaemonMessagesSpeakOfTheCmdletsParameters(string daemon, string powershell)
     {

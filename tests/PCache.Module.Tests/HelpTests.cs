@@ -112,9 +112,14 @@ public sealed class HelpTests
         string body = ManifestTests.Psm1Functions()[name];
         foreach (var p in Doc(name).Parameters.Where(p => p.Name is not "WhatIf" and not "Confirm"))
         {
-            var declared = Regex.Match(body, $@"\[(string|int)\]\s*\${p.Name}\b");
-            Assert.True(declared.Success, $"{name} -{p.Name}: declare it as [string] or [int] so the doc's type can be checked");
-            Assert.Equal(declared.Groups[1].Value == "int" ? "System.Int32" : "System.String", p.Type);
+            var declared = Regex.Match(body, $@"\[(string|int|switch)\]\s*\${p.Name}\b");
+            Assert.True(declared.Success, $"{name} -{p.Name}: declare it as [string], [int] or [switch] so the doc's type can be checked");
+            Assert.Equal(declared.Groups[1].Value switch
+            {
+                "int" => "System.Int32",
+                "switch" => "System.Management.Automation.SwitchParameter",
+                _ => "System.String",
+            }, p.Type);
         }
     }
 

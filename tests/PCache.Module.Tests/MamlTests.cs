@@ -48,8 +48,12 @@ public sealed class MamlTests : IDisposable
         foreach (var p in c.Parameters)
         {
             var e = parameters.Single(e => e.Element(maml + "name")!.Value == p.Name);
-            Assert.Equal(p.Type.ToString(), e.Element(dev + "type")!.Element(maml + "name")!.Value);
-            Assert.Equal(p.ByPropertyName ? "True (ByPropertyName)" : "False", e.Attribute("pipelineInput")!.Value);
+            // SYNTAX names types as PowerShell users write them: int, not System.Nullable`1[System.Int32].
+            Assert.Equal(PCache.HelpGen.MamlWriter.FriendlyType(p.Type.ToString()), e.Element(dev + "type")!.Element(maml + "name")!.Value);
+            Assert.DoesNotContain("Nullable", e.Element(dev + "type")!.Element(maml + "name")!.Value);
+            bool byValue = p.Sets[0].ValueFromPipeline;
+            Assert.Equal(byValue && p.ByPropertyName ? "True (ByValue, ByPropertyName)" : byValue ? "True (ByValue)" : p.ByPropertyName ? "True (ByPropertyName)" : "False",
+                e.Attribute("pipelineInput")!.Value);
             Assert.Equal(p.Sets[0].Mandatory ? "true" : "false", e.Attribute("required")!.Value);
             Assert.Equal(p.Sets[0].Position?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "named", e.Attribute("position")!.Value);
         }

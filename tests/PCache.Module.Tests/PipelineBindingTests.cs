@@ -18,9 +18,13 @@ public sealed class PipelineBindingTests
         { typeof(Backing), "Remove-PCacheBacking", ["BackingId", "SocketPath"] },
         { typeof(Backing), "Sync-PCacheBacking", ["BackingId", "SocketPath"] },
         { typeof(Backing), "Set-PCacheBacking", ["BackingId", "SocketPath"] },
-        { typeof(Backing), "Clear-PCacheStat", ["BackingId", "SocketPath"] },
+        // Clear-PCacheStat and Stop-PCacheCache take their objects by value (-InputObject), never an
+        // id by property name: a piped cache once cleared every backing, a piped backing stopped its cache.
+        { typeof(Backing), "Clear-PCacheStat", ["SocketPath"] },
+        { typeof(Cache), "Clear-PCacheStat", ["SocketPath"] },
+        { typeof(Backing), "Stop-PCacheCache", ["SocketPath"] },
         { typeof(Backing), "Get-PCacheCache", ["CacheId", "SocketPath"] },
-        { typeof(Cache), "Stop-PCacheCache", ["CacheId", "SocketPath"] },
+        { typeof(Cache), "Stop-PCacheCache", ["SocketPath"] },
         { typeof(Stat), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
         { typeof(StatSample), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
         { typeof(Backing), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
@@ -48,6 +52,16 @@ public sealed class PipelineBindingTests
         // Set-PCacheBacking's -GcPercent is the one mandatory value a pipeline never supplies: it is the change.
         var mandatory = cmdlet.Parameters.Where(p => p.Sets.Any(s => s.Mandatory && s.Name is ParameterInfo.AllSets or "Snapshot") && p.Name != "GcPercent").Select(p => p.Name);
         Assert.All(mandatory, m => Assert.Contains(m, bound.Select(b => b.Parameter.Name)));
+    }
+
+    [Theory]
+    [InlineData("Stop-PCacheCache", typeof(Cache[]))]
+    [InlineData("Clear-PCacheStat", typeof(System.Management.Automation.PSObject[]))]
+    public void CrossNounInputIsTakenByValueOnly(string cmdlet, Type inputType)
+    {
+        var input = CmdletMetadata.Get(cmdlet).Parameter("InputObject");
+        Assert.Equal(inputType, input.Type);
+        Assert.Contains(input.Sets, s => s.Name == "InputObject" && s.Mandatory);
     }
 
     [Fact]

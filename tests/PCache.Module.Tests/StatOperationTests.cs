@@ -31,7 +31,8 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         Assert.Equal(1L << 20, stat.ReadBytes);
         Assert.InRange(stat.ReadHitRatio, 0.0, 1.0);
         Assert.Equal(backing.Path, stat.Path);
-        Assert.Equal(DateTimeKind.Utc, stat.Timestamp.Kind);
+        // A DateTimeOffset carries its zone into Export-Csv and ConvertTo-Json ("+00:00").
+        Assert.Equal(TimeSpan.Zero, stat.Timestamp.Offset);
         Assert.Equal(daemon.SocketPath, stat.SocketPath);
     }
 

@@ -7,7 +7,7 @@ public sealed class StatSamplerTests
     private static Stat At(int id, long readBytes, long writeBytes, long hitBytes = 0, long missBytes = 0, long writeRequests = 0) => new()
     {
         BackingId = id, ReadBytes = readBytes, WriteBytes = writeBytes, ReadHitBytes = hitBytes, ReadMissBytes = missBytes,
-        WriteRequests = writeRequests, Timestamp = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), DirtyBytes = 42,
+        WriteRequests = writeRequests, Timestamp = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), DirtyBytes = 42,
     };
 
     [Fact]

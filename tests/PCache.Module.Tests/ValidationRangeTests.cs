@@ -54,7 +54,8 @@ public sealed class ValidationRangeTests
     public void BackingSettingsHaveTheDaemonsLimits()
     {
         var add = CmdletMetadata.Get("Add-PCacheBacking");
-        Assert.Equal(((object)1L, (object)long.MaxValue), add.Parameter("CacheSize").Range);
+        // 1MB once passed validation and failed at the daemon: six 1 MiB segments is the floor.
+        Assert.Equal(((object)(6L << 20), (object)long.MaxValue), add.Parameter("CacheSize").Range);
         Assert.Equal(((object)Limits.MinQueues, (object)Limits.MaxQueues), add.Parameter("Queues").Range);
         Assert.Equal((1, 1024), (Limits.MinQueues, Limits.MaxQueues));
     }

@@ -30,6 +30,23 @@ public static class BackingOperations
     public static void Add(PCacheClient client, ICommandSink sink, AddBackingRequest request)
     {
         if (!ClientCall.TryRun(client, sink, request.Path, c => client.ListBackingsAsync(null, c), out var backings)) return;
+        // The daemon runs on this machine (a Unix socket): say what is wrong with the path in the
+        // terms of this command, before the daemon words it as an I/O error.
+        if (Directory.Exists(request.Path))
+        {
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.NotABackingDeviceId,
+                $"{request.Path} is a directory; a backing is a block device or a regular file.", request.Path));
+            return;
+        }
+        if (!File.Exists(request.Path))
+        {
+            string? dir = Path.GetDirectoryName(request.Path);
+            string why = dir is not null && !Directory.Exists(dir) ? $"its directory {dir} does not exist" : "it does not exist";
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.PathNotFoundId,
+                $"Cannot attach {request.Path} as a backing: {why}.", request.Path,
+                "Give the path of an existing block device or file; to try PCache on a file, create a sparse one first (truncate -s 4G <path>)."));
+            return;
+        }
         var plan = AddBackingPlan.For(request, backings);
         switch (plan.Decision)
         {

@@ -28,6 +28,21 @@ public static class CacheOperations
         if (!ClientCall.TryRun(client, sink, request.Path, client.ListCachesAsync, out var caches)) return;
         if (caches.FirstOrDefault(c => c.Path == request.Path) is { } started)
         {
+            var differences = new List<string>();
+            if (request.Size is { } wanted && wanted != started.Size)
+                differences.Add($"it is {ByteSize.Format(started.Size)}, not the -Size {ByteSize.Format(wanted)} asked for");
+            if (request.SegmentSize is { } seg && seg != started.SegmentSize)
+                differences.Add($"its segments are {ByteSize.Format(started.SegmentSize)}, not the -SegmentSize {ByteSize.Format(seg)} asked for");
+            if (request.DataCrc && !started.DataCrc)
+                differences.Add("it was formatted without -DataCrc");
+            if (differences.Count > 0)
+            {
+                sink.WriteError(ErrorTranslator.Module(ErrorTranslator.CacheConflictId,
+                    $"{request.Path} is already started as cache {started.CacheId}, but {string.Join("; ", differences)}.",
+                    Cache.From(started, client.Socket.Path),
+                    $"Leave out the settings to use the started cache as it is; to change them, stop it (Stop-PCacheCache -CacheId {started.CacheId}) and format it again with Initialize-PCacheCache."));
+                return;
+            }
             sink.WriteVerbose($"{request.Path} is already started as cache {started.CacheId}; nothing to do");
             sink.WriteObject(Cache.From(started, client.Socket.Path));
             return;

@@ -13,13 +13,30 @@ public static class RemoveBacking
     {
         if (BackingOperations.Find(client, sink, backingId) is not { } backing) return;
         string target = BackingOperations.Describe(backing);
+        string clients = Clients(backing.NbdClients);
+        if (backing.NbdClients > 0 && !force)
+        {
+            // A mounted filesystem loses its device mid-journal: never without being asked to.
+            sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingInUseId,
+                $"Backing {backingId} ({backing.BackingPath}) is in use: {clients} connected to its NBD export {backing.Export}. " +
+                "Removing it would cut them off, and a filesystem mounted on it would lose unsynced data.",
+                backingId));
+            return;
+        }
         string action = backing.State switch
         {
-            BackingStates.Running => $"Write back {ByteSize.Format(backing.DirtyBytes)} of dirty data, withdraw the NBD export {backing.Export} and remove the backing",
+            BackingStates.Running when backing.NbdClients > 0 =>
+                $"Write back {ByteSize.Format(backing.DirtyBytes)} of dirty data, DISCONNECT {clients} from the NBD export {backing.Export} and remove the backing",
+            BackingStates.Running => $"Write back {ByteSize.Format(backing.DirtyBytes)} of dirty data, withdraw the NBD export {backing.Export} (no NBD clients connected) and remove the backing",
             _ when force => $"Forget the backing (it is {backing.State}) and DISCARD its {ByteSize.Format(backing.DirtyBytes)} of dirty data",
             _ => $"Remove the backing (it is {backing.State}; without -Force the daemon refuses while it holds dirty data)",
         };
         if (!sink.ShouldProcess(target, action)) return;
+        if (force && backing.State != BackingStates.Running && backing.DirtyBytes > 0 &&
+            !sink.ShouldContinue(
+                $"{ByteSize.Format(backing.DirtyBytes)} of dirty data of {target} was never written to {backing.BackingPath} and will be lost. Discard it?",
+                "Discard dirty data"))
+            return;
 
         string activity = $"Removing {target}";
         var args = new BackingStopArgs { BackingId = backingId, Force = force };
@@ -35,6 +52,8 @@ public static class RemoveBacking
             sink.WriteVerbose($"backing {backingId} removed after writing back {ByteSize.Format(result.WrittenBackBytes)} in {result.Seconds:0.0} s");
         if (passThru) sink.WriteObject(RemovedBacking.From(result, backing.CacheId, client.Socket.Path));
     }
+
+    private static string Clients(int n) => n == 1 ? "1 NBD client" : $"{n} NBD clients";
 
     /// <summary>Progress of a drain in words and percent (of the dirty data there was when it began).</summary>
     public static ProgressReport Progress(string activity, DrainProgress p)

@@ -38,12 +38,24 @@ public static class StatOperations
             sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingNotFoundId, $"No backing {missing} on the daemon at {client.Socket.Path}.", missing));
         if (wanted.Count > 0 && wanted.All(id => first.All(s => s.BackingId != id))) return;
         sampler.Next(Select(first, wanted), clock.Elapsed.TotalSeconds);
+        var watching = Select(first, wanted).ToDictionary(s => s.BackingId, s => s.Path);
 
         for (int written = 0; maxSamples is null || written < maxSamples; written++)
         {
             Task.Delay(TimeSpan.FromSeconds(intervalSeconds), sink.Stopping).GetAwaiter().GetResult();
             if (!TryStat(client, sink, null, reset: false, out var now)) return;
-            foreach (var sample in sampler.Next(Select(now, wanted), clock.Elapsed.TotalSeconds)) sink.WriteObject(sample);
+            var current = Select(now, wanted).ToList();
+            // A backing that went away is said so, once: monitoring must tell "removed" from "stuck".
+            foreach (var (id, path) in watching.Where(w => current.All(s => s.BackingId != w.Key)).ToList())
+            {
+                sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingGoneId,
+                    $"Backing {id} ({path}) is no longer on the daemon at {client.Socket.Path} (it was removed or its cache stopped); it is no longer sampled.", id));
+                watching.Remove(id);
+            }
+            foreach (var s in current) watching.TryAdd(s.BackingId, s.Path);
+            foreach (var sample in sampler.Next(current, clock.Elapsed.TotalSeconds)) sink.WriteObject(sample);
+            // Every backing named with -BackingId is gone: nothing is left to watch.
+            if (wanted.Count > 0 && watching.Count == 0) return;
         }
     }
 
@@ -55,7 +67,7 @@ public static class StatOperations
         stats = [];
         var args = new StatArgs { BackingId = backingId, Reset = reset };
         if (!ClientCall.TryRun(client, sink, backingId, c => client.StatAsync(args, c), out var result)) return false;
-        var at = DateTime.UtcNow;
+        var at = DateTimeOffset.UtcNow;
         stats = result.Backings.Select(b => Stat.From(b, at, client.Socket.Path)).ToList();
         return true;
     }

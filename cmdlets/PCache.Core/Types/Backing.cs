@@ -57,6 +57,8 @@ public sealed class Backing
     /// <summary>Why the backing is not running, or its last write-back/GC error.</summary>
     public string? Error { get; init; }
 
+    /// <summary>NBD connections open on the export now; a mounted filesystem holds one or more.</summary>
+    public int NbdClients { get; init; }
     public string SocketPath { get; init; } = "";
 
     public override string ToString() => $"backing {BackingId} ({Path})";
@@ -82,6 +84,7 @@ public sealed class Backing
         Uri = e.LogicDev,
         TcpUri = e.NbdTcp,
         Error = e.Error,
+        NbdClients = e.NbdClients,
         SocketPath = socketPath,
     };
 }

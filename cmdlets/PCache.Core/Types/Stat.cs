@@ -20,7 +20,7 @@ public sealed class Stat
     ];
 
     /// <summary>When the daemon was asked, UTC.</summary>
-    public DateTime Timestamp { get; init; }
+    public DateTimeOffset Timestamp { get; init; }
 
     public int BackingId { get; init; }
 
@@ -102,7 +102,7 @@ public sealed class Stat
 
     public override string ToString() => $"backing {BackingId} statistics at {Timestamp:O}";
 
-    internal static Stat From(BackingStatistics s, DateTime timestamp, string socketPath)
+    internal static Stat From(BackingStatistics s, DateTimeOffset timestamp, string socketPath)
     {
         long C(string name) => s.Counters.GetValueOrDefault(name);
         return new Stat

@@ -7,7 +7,7 @@ namespace PCache;
 public sealed class StatSample
 {
     /// <summary>End of the interval, UTC.</summary>
-    public DateTime Timestamp { get; init; }
+    public DateTimeOffset Timestamp { get; init; }
 
     /// <summary>Measured length of the interval (the requested interval plus the time to ask).</summary>
     public double IntervalSeconds { get; init; }

@@ -7,7 +7,7 @@ namespace PCache.Commands;
 /// -Path is deliberately not bound from the pipeline: a piped PCache.Cache carries the cache
 /// device's Path, which would otherwise filter its backings away.
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "PCacheBacking")]
+[Cmdlet(VerbsCommon.Get, "PCacheBacking", DefaultParameterSetName = "Path")]
 [OutputType(typeof(Backing))]
 public sealed class GetPCacheBackingCommand : PCacheCmdlet
 {
@@ -21,12 +21,23 @@ public sealed class GetPCacheBackingCommand : PCacheCmdlet
     [ArgumentCompleter(typeof(CacheIdCompleter))]
     public int[]? CacheId { get; set; }
 
-    [Parameter]
+    /// <summary>Paths with wildcards, relative to the current location; ~ is the home directory.</summary>
+    [Parameter(ParameterSetName = "Path")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(BackingPathCompleter))]
     public string[]? Path { get; set; }
 
-    protected override void ProcessRecord() =>
-        Run((client, sink) => BackingOperations.Get(client, sink, BackingId, CacheId, Path));
+    /// <summary>Paths taken as typed: [, ], * and ? are ordinary characters.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath")]
+    [Alias("LP")]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(BackingPathCompleter))]
+    public string[]? LiteralPath { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var paths = ResolvePathFilters(Path, LiteralPath);
+        Run((client, sink) => BackingOperations.Get(client, sink, BackingId, CacheId, paths));
+    }
 }

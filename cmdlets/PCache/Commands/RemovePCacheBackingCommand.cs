@@ -3,7 +3,7 @@ using PCache.Core;
 
 namespace PCache.Commands;
 
-[Cmdlet(VerbsCommon.Remove, "PCacheBacking", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.Remove, "PCacheBacking", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(RemovedBacking))]
 public sealed class RemovePCacheBackingCommand : PCacheCmdlet
 {
@@ -12,7 +12,10 @@ public sealed class RemovePCacheBackingCommand : PCacheCmdlet
     [ArgumentCompleter(typeof(BackingIdCompleter))]
     public int[] BackingId { get; set; } = [];
 
-    /// <summary>Forget a backing that cannot be attached, discarding the dirty data it still has in the cache.</summary>
+    /// <summary>
+    /// Remove even while NBD clients are connected (they are cut off after the write-back), or forget
+    /// a backing that cannot be attached, discarding its dirty data (asked again unless -Confirm:$false).
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 

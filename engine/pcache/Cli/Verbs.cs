@@ -54,7 +54,7 @@ internal static class Verbs
         new("backing-stop", "write back all dirty data (progress on stderr; Ctrl+C cancels), then stop the backing",
         [
             new("backing-id", OptionKind.Integer, "backing to stop", 'b', Required: true, Min: 0, Max: int.MaxValue),
-            new("force", OptionKind.Flag, "forget a backing that cannot be attached, discarding its dirty data", 'F'),
+            new("force", OptionKind.Flag, "stop even while NBD clients are connected (they are disconnected after write-back), or forget a backing that cannot be attached, discarding its dirty data", 'F'),
             Socket,
         ]),
         new("backing-list", "list backings (JSON)",

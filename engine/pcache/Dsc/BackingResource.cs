@@ -75,6 +75,11 @@ internal static class BackingResource
                 }
                 else if (!wantExist && actual is not null)
                 {
+                    // A mounted filesystem on the export would lose its device mid-journal: refuse, as backing-stop does.
+                    if (actual.NbdClients > 0)
+                        throw new DscException(DscCommand.WouldLoseData,
+                            $"backing {actual.BackingId} ({actual.BackingPath}) is in use: {actual.NbdClients} NBD client(s) connected to {actual.Export}; " +
+                            "unmount or disconnect them, then set again");
                     // Writes back every dirty byte first; progress lines keep a long drain from timing out.
                     await client.StopBackingAsync(new BackingStopArgs { BackingId = actual.BackingId }, new Progress<DrainProgress>(_ => { }));
                     actual = null;

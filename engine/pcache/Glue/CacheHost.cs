@@ -411,6 +411,13 @@ internal sealed class CacheHost(NbdExports exports)
             if (backing.Running is null)
                 return Forget(backing, args.Force);
             running = backing.Running;
+            // Withdrawing the export under a mounted filesystem aborts its journal: only on request.
+            int clients = Exports.Server.ConnectionCountFor(backing.ExportName);
+            if (clients > 0 && !args.Force)
+                throw new ControlException(ErrorCodes.BackingInUse,
+                    $"backing {backing.Id} is in use: {clients} NBD client{(clients == 1 ? " is" : "s are")} connected to {backing.ExportName} " +
+                    "(unmount or disconnect them first; --force disconnects them, after writing back every dirty byte)",
+                    $"backing {backing.Id}");
             backing.Busy = true;
             backing.State = BackingStates.Draining;
             // No NBD client may write while the drain chases dirty_tail to key_head.

@@ -57,6 +57,7 @@ internal static class Views
             DataCrc = info.DataCrc,
             PersistOnWrite = info.PersistOnWrite,
             NbdTcp = exported ? exports.TcpUri(backing.ExportName) : null,
+            NbdClients = exports.Server.ConnectionCountFor(backing.ExportName),
         };
     }
 

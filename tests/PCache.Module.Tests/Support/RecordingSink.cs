@@ -31,6 +31,17 @@ internal sealed class RecordingSink(bool shouldProcess = true, CancellationToken
         return shouldProcess;
     }
 
+    /// <summary>What ShouldContinue answers (false plays "No" at the prompt).</summary>
+    public bool ContinueAnswer { get; init; } = true;
+
+    public List<(string Query, string Caption)> ShouldContinueCalls { get; } = [];
+
+    public bool ShouldContinue(string query, string caption)
+    {
+        lock (_gate) ShouldContinueCalls.Add((query, caption));
+        return ContinueAnswer;
+    }
+
     public void WriteObject(object item)
     {
         lock (_gate) Objects.Add(item);
