@@ -36,6 +36,10 @@ usage: ./build.sh [task] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
   demo [args]           build and run `out/PCache/bin/pcache demo [args]`
+  mutants               apply each persistence mutant of tests/mutants/mutants.txt to a scratch
+                        copy (out/mutants/src), run the power-loss, backing-consistency and
+                        corrupt-media suites on it and print which suites kill it; fails if one
+                        survives (not part of `test`; takes several minutes)
   clean                 remove out/ and every project's bin/ and obj/
   help                  show this text
 
@@ -217,6 +221,95 @@ task_bench() {
     return "$rc"
 }
 
+# Persistence mutants (tests/mutants/mutants.txt), one at a time, in a scratch copy of the tree;
+# each must make the crash suites fail. The suites run in Release, the configuration CI uses.
+MUTANT_SUITES=(PowerLossTests BackingConsistencyTests CorruptMediaTests)
+MUTANT_TIMEOUT=900
+
+# Build the engine tests in the scratch tree and run the suites; prints the classes that failed
+# (or "timeout" / "build-failed"), empty when every suite passed.
+mutant_run() { # scratch dir, log dir
+    local src="$1" logs="$2" filter="" s trx rc=0
+    mkdir -p "$logs"
+    if ! dn build "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" "${PROPS[@]}" >"$logs/build.log" 2>&1; then
+        printf 'build-failed'
+        return 0
+    fi
+    for s in "${MUTANT_SUITES[@]}"; do filter+="${filter:+|}FullyQualifiedName~PCache.Engine.Tests.$s."; done
+    rm -rf "$logs/trx"
+    timeout "$MUTANT_TIMEOUT" dotnet test "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" --no-build \
+        --filter "$filter" --logger "trx;LogFileName=suites.trx" --results-directory "$logs/trx" -tl:off \
+        "${PROPS[@]}" </dev/null >"$logs/test.log" 2>&1 || rc=$?
+    if ((rc == 124)); then
+        printf 'timeout'
+        return 0
+    fi
+    trx="$logs/trx/suites.trx"
+    [[ -f "$trx" ]] || { printf 'no-result'; return 0; }
+    # Failed results name their class in the matching UnitTest element; map ids to classes.
+    python3 - "$trx" <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+root = ET.parse(sys.argv[1]).getroot()
+cls = {u.get("id"): u.find("t:TestMethod", ns).get("className").split(".")[-1] for u in root.iter(f"{{{ns['t']}}}UnitTest")}
+failed = sorted({cls.get(r.get("testId"), "?") for r in root.iter(f"{{{ns['t']}}}UnitTestResult") if r.get("outcome") != "Passed"})
+counters = root.find("t:ResultSummary/t:Counters", ns)
+if not failed and counters is not None and int(counters.get("total", "0")) == 0:
+    failed = ["no-tests-ran"]
+print(",".join(failed), end="")
+PY
+}
+
+task_mutants() {
+    local t0=$SECONDS list="$ROOT/tests/mutants/mutants.txt" tool="$ROOT/tests/mutants/mutants.py"
+    local dir="$OUT/mutants" src="$OUT/mutants/src" name what killers verdict survivors=0 rows=() f
+    check_dotnet
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed to apply the mutants (apt-get install python3)"
+    python3 "$tool" check "$list" "$ROOT" || die "the mutant list no longer applies to the sources (see above)"
+    say "scratch copy at out/mutants/src"
+    rm -rf "$dir"
+    mkdir -p "$src"
+    tar -C "$ROOT" --exclude=./out --exclude=./.git --exclude='*/bin' --exclude='*/obj' --exclude='*/TestResults' -cf - . |
+        tar -C "$src" -xf -
+    mapfile -t names < <(python3 "$tool" list "$list" | cut -f1)
+    # Files any mutant edits: put back from the real tree before each mutant.
+    mapfile -t edited < <(sed -n 's/^file //p' "$list" | sort -u)
+
+    say "sanity: the unmutated copy passes ${MUTANT_SUITES[*]}"
+    killers="$(mutant_run "$src" "$dir/unmutated")"
+    rows+=("unmutated|no change (sanity check)|${killers:-none}|$([[ -z "$killers" ]] && echo ok || echo FAILED)")
+    [[ -z "$killers" ]] || die "the unmutated copy fails ($killers); logs in $dir/unmutated"
+
+    for name in "${names[@]}"; do
+        for f in "${edited[@]}"; do cp "$ROOT/$f" "$src/$f"; done
+        what="$(python3 "$tool" list "$list" | awk -F'\t' -v n="$name" '$1 == n { print $2 }')"
+        say "mutant $name: $what"
+        python3 "$tool" apply "$list" "$name" "$src" || die "mutant $name does not apply"
+        killers="$(mutant_run "$src" "$dir/$name")"
+        if [[ -z "$killers" ]]; then
+            verdict=SURVIVED
+            survivors=$((survivors + 1))
+        elif [[ "$killers" == build-failed || "$killers" == no-result || "$killers" == no-tests-ran ]]; then
+            verdict="INVALID ($killers)"
+            survivors=$((survivors + 1))
+        else
+            verdict=killed
+        fi
+        note "  -> ${killers:-none}: $verdict"
+        rows+=("$name|$what|${killers:-none}|$verdict")
+    done
+    for f in "${edited[@]}"; do cp "$ROOT/$f" "$src/$f"; done
+
+    say "mutants (logs in out/mutants/<name>/)"
+    {
+        printf 'mutant|description|killed by|verdict\n'
+        printf -- '---|---|---|---\n'
+        printf '%s\n' "${rows[@]}"
+    } | column -t -s '|'
+    note "mutants took $((SECONDS - t0))s"
+    ((survivors == 0)) || die "$survivors mutant(s) survived or did not build"
+}
+
 task_demo() {
     task_build
     exec "$PCACHE_BIN" demo "$@"
@@ -239,6 +332,7 @@ case "$task" in
     test) (($# == 0)) || die "test takes no arguments"; task_test ;;
     bench) task_bench "$@" ;;
     demo) task_demo "$@" ;;
+    mutants) (($# == 0)) || die "mutants takes no arguments"; task_mutants ;;
     clean) task_clean ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
