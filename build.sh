@@ -222,42 +222,67 @@ task_bench() {
 }
 
 # Persistence mutants (tests/mutants/mutants.txt), one at a time, in a scratch copy of the tree;
-# each must make the crash suites fail. The suites run in Release, the configuration CI uses.
+# each must make the crash suites fail. The suites run in Release, the configuration CI uses,
+# with the same seeds and amounts as `./build.sh test`; a suite stops at its first failure.
 MUTANT_SUITES=(PowerLossTests BackingConsistencyTests CorruptMediaTests)
 MUTANT_TIMEOUT=900
 
-# Build the engine tests in the scratch tree and run the suites; prints the classes that failed
-# (or "timeout" / "build-failed"), empty when every suite passed.
+# One suite on the scratch build, stopped at its first failed test (a kill needs no more);
+# writes killed, passed, timeout or error to <logs>/<suite>.result.
+mutant_suite() { # scratch dir, log dir, suite class
+    local src="$1" logs="$2" suite="$3" log="$2/$3.log" pid rc=0 waited=0 result
+    setsid dotnet test "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" --no-build \
+        --filter "FullyQualifiedName~PCache.Engine.Tests.$suite." --logger "console;verbosity=normal" \
+        --logger "trx;LogFileName=$suite.trx" --results-directory "$logs/trx" -tl:off "${PROPS[@]}" \
+        </dev/null >"$log" 2>&1 &
+    pid=$!
+    result=""
+    while kill -0 "$pid" 2>/dev/null; do
+        if grep -qE '^[[:space:]]*Failed PCache\.' "$log"; then
+            result=killed
+            break
+        fi
+        if ((waited >= MUTANT_TIMEOUT)); then
+            result=timeout
+            break
+        fi
+        sleep 2
+        waited=$((waited + 2))
+    done
+    if [[ -n "$result" ]]; then
+        kill -- -"$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    else
+        wait "$pid" || rc=$?
+        if grep -qE '^[[:space:]]*Failed PCache\.' "$log"; then result=killed
+        elif ((rc == 0)) && grep -qE '^[[:space:]]*Passed PCache\.' "$log"; then result=passed
+        else result=error
+        fi
+    fi
+    printf '%s' "$result" >"$logs/$suite.result"
+}
+
+# Build the engine tests in the scratch tree and run the suites side by side; prints the suites
+# that failed (a timeout counts: CI would hang), "build-failed" or "error:<suite>", empty when all passed.
 mutant_run() { # scratch dir, log dir
-    local src="$1" logs="$2" filter="" s trx rc=0
+    local src="$1" logs="$2" s r out=""
     mkdir -p "$logs"
     if ! dn build "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" "${PROPS[@]}" >"$logs/build.log" 2>&1; then
         printf 'build-failed'
         return 0
     fi
-    for s in "${MUTANT_SUITES[@]}"; do filter+="${filter:+|}FullyQualifiedName~PCache.Engine.Tests.$s."; done
-    rm -rf "$logs/trx"
-    timeout "$MUTANT_TIMEOUT" dotnet test "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" --no-build \
-        --filter "$filter" --logger "trx;LogFileName=suites.trx" --results-directory "$logs/trx" -tl:off \
-        "${PROPS[@]}" </dev/null >"$logs/test.log" 2>&1 || rc=$?
-    if ((rc == 124)); then
-        printf 'timeout'
-        return 0
-    fi
-    trx="$logs/trx/suites.trx"
-    [[ -f "$trx" ]] || { printf 'no-result'; return 0; }
-    # Failed results name their class in the matching UnitTest element; map ids to classes.
-    python3 - "$trx" <<'PY'
-import sys, xml.etree.ElementTree as ET
-ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-root = ET.parse(sys.argv[1]).getroot()
-cls = {u.get("id"): u.find("t:TestMethod", ns).get("className").split(".")[-1] for u in root.iter(f"{{{ns['t']}}}UnitTest")}
-failed = sorted({cls.get(r.get("testId"), "?") for r in root.iter(f"{{{ns['t']}}}UnitTestResult") if r.get("outcome") != "Passed"})
-counters = root.find("t:ResultSummary/t:Counters", ns)
-if not failed and counters is not None and int(counters.get("total", "0")) == 0:
-    failed = ["no-tests-ran"]
-print(",".join(failed), end="")
-PY
+    for s in "${MUTANT_SUITES[@]}"; do mutant_suite "$src" "$logs" "$s" & done
+    wait
+    for s in "${MUTANT_SUITES[@]}"; do
+        r="$(cat "$logs/$s.result" 2>/dev/null || echo error)"
+        case "$r" in
+            passed) ;;
+            killed) out+="${out:+ }$s" ;;
+            timeout) out+="${out:+ }$s(hang)" ;;
+            *) out+="${out:+ }error:$s" ;;
+        esac
+    done
+    printf '%s' "$out"
 }
 
 task_mutants() {
@@ -277,7 +302,7 @@ task_mutants() {
 
     say "sanity: the unmutated copy passes ${MUTANT_SUITES[*]}"
     killers="$(mutant_run "$src" "$dir/unmutated")"
-    rows+=("unmutated|no change (sanity check)|${killers:-none}|$([[ -z "$killers" ]] && echo ok || echo FAILED)")
+    rows+=("unmutated|no change (sanity check)|${killers:-none}|$([[ -z "$killers" ]] && echo passed || echo FAILED)")
     [[ -z "$killers" ]] || die "the unmutated copy fails ($killers); logs in $dir/unmutated"
 
     for name in "${names[@]}"; do
@@ -289,7 +314,7 @@ task_mutants() {
         if [[ -z "$killers" ]]; then
             verdict=SURVIVED
             survivors=$((survivors + 1))
-        elif [[ "$killers" == build-failed || "$killers" == no-result || "$killers" == no-tests-ran ]]; then
+        elif [[ "$killers" == build-failed || "$killers" == *error:* ]]; then
             verdict="INVALID ($killers)"
             survivors=$((survivors + 1))
         else

@@ -49,11 +49,9 @@ public sealed unsafe class CrashSimMedia : IDisposable
         Length = length;
         Base = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
         NativeMemory.Clear(Base, (nuint)length);
-        _durable = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
-        NativeMemory.Clear(_durable, (nuint)length);
-        long words = (length + 7) / 8;
-        _durableSeq = (long*)NativeMemory.AlignedAlloc((nuint)(words * 8), 64);
-        NativeMemory.Clear(_durableSeq, (nuint)(words * 8));
+        // Zeroed allocations: pages the test never touches are never faulted in.
+        _durable = (byte*)NativeMemory.AllocZeroed((nuint)length);
+        _durableSeq = (long*)NativeMemory.AllocZeroed((nuint)((length + 7) / 8), sizeof(long));
     }
 
     public byte* Base { get; }
@@ -180,6 +178,33 @@ public sealed unsafe class CrashSimMedia : IDisposable
         else p.Data.AsSpan((int)(from - p.Offset), (int)(to - from)).CopyTo(new Span<byte>(image + from, (int)(to - from)));
     }
 
+    /// <summary>
+    /// A fence covered <paramref name="p"/>: copy it into the durable image, in runs of words, except
+    /// where another thread's newer store to the same word was fenced first.
+    /// </summary>
+    private void MakeDurable(in PendingStore p)
+    {
+        long end = p.Offset + p.Length, w = p.Offset & ~7L;
+        while (w < end)
+        {
+            long run = w;
+            while (run < end && p.Seq >= _durableSeq[run >> 3])
+            {
+                _durableSeq[run >> 3] = p.Seq;
+                run += 8;
+            }
+            if (run > w)
+            {
+                long from = Math.Max(w, p.Offset), to = Math.Min(run, end);
+                var dst = new Span<byte>(_durable + from, checked((int)(to - from)));
+                if (p.Data is null) dst.Clear();
+                else p.Data.AsSpan((int)(from - p.Offset), dst.Length).CopyTo(dst);
+            }
+            while (run < end && p.Seq < _durableSeq[run >> 3]) run += 8;
+            w = run;
+        }
+    }
+
     private static ulong Mix(ulong x)
     {
         x ^= x >> 33; x *= 0xFF51AFD7ED558CCD;
@@ -217,15 +242,7 @@ public sealed unsafe class CrashSimMedia : IDisposable
             if (Dead(incarnation, isStore: false)) return;
             int tid = Environment.CurrentManagedThreadId;
             if (!_byThread.TryGetValue(tid, out var mine)) return;
-            foreach (var p in mine)
-            {
-                for (long w = p.Offset & ~7L; w < p.Offset + p.Length; w += 8)
-                {
-                    Persist(p, w, _durable);
-                    ref long seq = ref _durableSeq[w >> 3];
-                    if (p.Seq > seq) seq = p.Seq;
-                }
-            }
+            foreach (var p in mine) MakeDurable(p);
             mine.Clear();
         }
     }
@@ -233,8 +250,8 @@ public sealed unsafe class CrashSimMedia : IDisposable
     public void Dispose()
     {
         NativeMemory.AlignedFree(Base);
-        NativeMemory.AlignedFree(_durable);
-        NativeMemory.AlignedFree(_durableSeq);
+        NativeMemory.Free(_durable);
+        NativeMemory.Free(_durableSeq);
     }
 }
 
