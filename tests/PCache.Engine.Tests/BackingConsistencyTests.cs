@@ -33,24 +33,31 @@ public class BackingConsistencyTests(ITestOutputHelper output)
                 int n = rng.Next(1, 32);
                 if (kind < 2)
                 {
-                    rig.Cache.Flush();
+                    try { rig.Cache.Flush(); }
+                    catch (IOException) when (rig.Media.IsCut) { break; }
                     if (!rig.Media.IsCut) epoch++;
                     if (rng.Next(24) == 0) Thread.Sleep(1); // let write-back catch up sometimes
                     continue;
                 }
                 long v = kind == 2 ? 0 : version++;
-                if (kind == 2) rig.Cache.Discard(lba * S, n * S);
-                else
+                bool powerFailed = false;
+                try
                 {
-                    var data = new byte[n * S];
-                    for (int k = 0; k < n; k++) SectorModel.Fill(data.AsSpan(k * S, S), v, lba + k);
-                    rig.Cache.Write(lba * S, data, fua: kind == 3);
+                    if (kind == 2) rig.Cache.Discard(lba * S, n * S);
+                    else
+                    {
+                        var data = new byte[n * S];
+                        for (int k = 0; k < n; k++) SectorModel.Fill(data.AsSpan(k * S, S), v, lba + k);
+                        rig.Cache.Write(lba * S, data, fua: kind == 3);
+                    }
                 }
+                catch (IOException) when (rig.Media.IsCut) { powerFailed = true; } // part of it may have reached the log first
                 for (int k = 0; k < n; k++)
                 {
                     if (!history.TryGetValue(lba + k, out var h)) history[lba + k] = h = new();
                     h.Add((epoch, v));
                 }
+                if (powerFailed) break;
             }
             if (rig.Cache.GetStatus().Counters["writeback_ksets"] > 0) writebackSeen++;
             var disk = rig.PowerCut().DurableImage();
