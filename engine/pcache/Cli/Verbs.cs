@@ -18,6 +18,8 @@ internal static class Verbs
             new("config", OptionKind.Text, "config file: daemon settings and caches to start (e.g. /etc/pcache/pcache.conf)", Value: "FILE"),
             new("group", OptionKind.Text, "members of this group may use the control socket", Value: "NAME"),
             new("socket-mode", OptionKind.Text, "octal mode of both sockets (default 0660)", Value: "MODE"),
+            new("stop-timeout", OptionKind.Integer, "on a stop, wait this long for NBD clients and requests in flight before failing them (default 30)", Min: 1, Max: 3600, Value: "SECONDS"),
+            new("stuck-after", OptionKind.Integer, "a request waiting longer is logged and counted as stuck in stat (default 10)", Min: 1, Max: 3600, Value: "SECONDS"),
         ], TalksToDaemon: false),
         new("demo", "start a private daemon on a 1 GiB emulated pmem file and a sparse backing file, and show live statistics",
         [
