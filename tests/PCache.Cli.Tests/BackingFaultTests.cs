@@ -132,13 +132,15 @@ public sealed class BackingFaultTests
         Tools.Require("nbdsh");
         const int Blocks = 16, Epochs = 5, Block = 65536;
         using var box = new Sandbox();
-        using var disk = new FaultyBacking(box, writeDelay: "20ms");
+        using var disk = new FaultyBacking(box, writeDelay: "50ms");
         string pmem = box.PmemPath();
         using (var daemon = new TestDaemon(box))
         {
             daemon.Json("cache-start", "--path", pmem, "--size", "256M", "--format", "--force");
             daemon.Json("backing-start", "--path", disk.DiskPath, "--cache-size", SeedExampleTests.SmallCache);
-            // Each epoch rewrites every block with its own pattern, then flushes.
+            // Each epoch rewrites every block with its own pattern, then flushes. The disk is held
+            // until all of it is in the cache, so write-back has every epoch still to do.
+            disk.Pause();
             var w = Tools.Nbdsh(box.Uri(), Tools.PatternPy + $$"""
                 for epoch in range(1, {{Epochs + 1}}):
                     for b in range({{Blocks}}):
@@ -146,6 +148,7 @@ public sealed class BackingFaultTests
                     h.flush()
                 """);
             Assert.True(w.ExitCode == 0, w.ToString());
+            disk.Resume();
             WaitUntil(() => daemon.Stat(0) is { DirtyBytes: > 0 } s && s.Counters["writeback_bytes"] > 0, "write-back under way", daemon);
             daemon.Kill();
         }
