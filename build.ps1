@@ -21,8 +21,6 @@ installed when run as root; otherwise the exact apt-get line is printed.
           (runs build.sh mutants: the driver patches files with python3 and runs suites in bash)
   clean   remove out/ and every project's bin/ and obj/
 
-Set PCACHE_ENGINE_FRAMEWORK=net10.0 to build the engine for another framework.
-
 .PARAMETER Task
 build (default), test, pester, package, bench, demo, mutants or clean.
 
@@ -68,11 +66,6 @@ $env:PCACHE_BIN = Join-Path $Stage 'bin/pcache'
 # Same lists as build.sh (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin).
 $BuildPackages = @('clang', 'zlib1g-dev')
 $ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs', 'ansible-core')
-
-$Props = @()
-if ($env:PCACHE_ENGINE_FRAMEWORK) {
-    $Props += "--property:PCacheEngineFramework=$env:PCACHE_ENGINE_FRAMEWORK"
-}
 
 function Write-Step([string] $Text) {
     Write-Host "==> $Text"
@@ -130,10 +123,10 @@ function Invoke-BuildTask {
     Install-MissingPackage $BuildPackages
     Assert-DotNet
     Write-Step "build PCache.slnx ($Configuration)"
-    Invoke-DotNetQuiet 'build' (@('build', (Join-Path $Root 'PCache.slnx'), '-c', $Configuration) + $Props)
+    Invoke-DotNetQuiet 'build' (@('build', (Join-Path $Root 'PCache.slnx'), '-c', $Configuration))
     Write-Step "publish engine/pcache (native AOT, $Rid)"
     Invoke-DotNetQuiet 'publish of engine/pcache' (@('publish', (Join-Path $Root 'engine/pcache/pcache.csproj'),
-            '-c', $Configuration, '-r', $Rid, '-o', (Join-Path $Out 'publish/pcache')) + $Props)
+            '-c', $Configuration, '-r', $Rid, '-o', (Join-Path $Out 'publish/pcache')))
     Invoke-DotNetQuiet 'publish of cmdlets/PCache' @('publish', (Join-Path $Root 'cmdlets/PCache/PCache.csproj'),
         '-c', $Configuration, '--no-build', '-o', (Join-Path $Out 'publish/module'))
     Write-Step 'stage out/PCache'
@@ -244,7 +237,7 @@ function Invoke-TestTask {
     $null = New-Item -ItemType Directory -Force -Path $results
 
     Write-Step 'dotnet test PCache.slnx'
-    & dotnet test (Join-Path $Root 'PCache.slnx') -c $Configuration --no-build --logger trx -tl:off "--property:PCacheTestResults=$results" @Props
+    & dotnet test (Join-Path $Root 'PCache.slnx') -c $Configuration --no-build --logger trx -tl:off "--property:PCacheTestResults=$results"
     $testExit = $LASTEXITCODE
 
     # Each test project writes its TRX into its own folder (see Directory.Build.props).
@@ -300,7 +293,7 @@ function Invoke-BenchTask([string[]] $BenchArguments) {
     Invoke-BuildTask
     if ($kind -in 'engine', 'all') {
         Write-Step 'bench engine'
-        & dotnet run -c $Configuration --no-build --project (Join-Path $Root 'tests/PCache.Bench') @Props '--' engine @rest
+        & dotnet run -c $Configuration --no-build --project (Join-Path $Root 'tests/PCache.Bench') '--' engine @rest
         if ($LASTEXITCODE -ne 0) { $script:ExitCode = 1 }
     }
     if ($kind -in 'nbd', 'all') {

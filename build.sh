@@ -19,12 +19,6 @@ export PCACHE_MODULE_DIR="$STAGE" PCACHE_BIN="$STAGE/bin/pcache"
 BUILD_PKGS=(clang zlib1g-dev)
 TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs ansible-core)
 
-# PCACHE_ENGINE_FRAMEWORK=net10.0 builds the engine for another framework (needs its AOT pack).
-PROPS=()
-if [[ -n "${PCACHE_ENGINE_FRAMEWORK:-}" ]]; then
-    PROPS+=("--property:PCacheEngineFramework=$PCACHE_ENGINE_FRAMEWORK")
-fi
-
 usage() {
     cat <<'EOF'
 usage: ./build.sh [task] [args]
@@ -47,7 +41,7 @@ usage: ./build.sh [task] [args]
   help                  show this text
 
 Missing apt packages are installed when run as root; otherwise the exact apt-get line is
-printed. PCACHE_ENGINE_FRAMEWORK=net10.0 builds the engine for another framework.
+printed.
 EOF
 }
 
@@ -106,9 +100,9 @@ task_build() {
     ensure_packages "${BUILD_PKGS[@]}"
     check_dotnet
     say "build PCache.slnx ($CONFIG)"
-    dn build "$ROOT/PCache.slnx" -c "$CONFIG" "${PROPS[@]}" || die "build failed"
+    dn build "$ROOT/PCache.slnx" -c "$CONFIG" || die "build failed"
     say "publish engine/pcache (native AOT, $RID)"
-    dn publish "$ROOT/engine/pcache/pcache.csproj" -c "$CONFIG" -r "$RID" -o "$OUT/publish/pcache" "${PROPS[@]}" ||
+    dn publish "$ROOT/engine/pcache/pcache.csproj" -c "$CONFIG" -r "$RID" -o "$OUT/publish/pcache" ||
         die "publish of engine/pcache failed"
     dn publish "$ROOT/cmdlets/PCache/PCache.csproj" -c "$CONFIG" --no-build -o "$OUT/publish/module" ||
         die "publish of cmdlets/PCache failed"
@@ -224,7 +218,7 @@ task_test() {
     mkdir -p "$results"
     say "dotnet test PCache.slnx"
     dotnet test "$ROOT/PCache.slnx" -c "$CONFIG" --no-build --logger trx -tl:off \
-        "--property:PCacheTestResults=$results" "${PROPS[@]}" </dev/null || rc=$?
+        "--property:PCacheTestResults=$results" </dev/null || rc=$?
     say "results"
     count_trx "$results"
     if ((rc != 0 && TOTAL_FAILED == 0)); then
@@ -289,7 +283,7 @@ task_bench() {
     task_build
     if [[ "$which" == engine || "$which" == all ]]; then
         say "bench engine"
-        dotnet run -c "$CONFIG" --no-build --project "$ROOT/tests/PCache.Bench" "${PROPS[@]}" -- engine "$@" </dev/null || rc=1
+        dotnet run -c "$CONFIG" --no-build --project "$ROOT/tests/PCache.Bench" -- engine "$@" </dev/null || rc=1
     fi
     if [[ "$which" == nbd || "$which" == all ]]; then
         if [[ -f "$ROOT/tests/bench/nbd.sh" ]]; then

@@ -18,6 +18,9 @@ public static class ControlProtocol
     /// <summary>Environment variable naming the control socket, like DOCKER_HOST for docker.</summary>
     public const string SocketEnvironmentVariable = "PCACHE_SOCKET";
 
+    /// <summary>Seconds a client waits for the daemon to send anything before it gives up (default 60).</summary>
+    public const string TimeoutEnvironmentVariable = "PCACHE_TIMEOUT";
+
     /// <summary>Name of the NBD socket the daemon creates next to its control socket by default.</summary>
     public const string DefaultNbdSocketName = "nbd.sock";
 

@@ -29,8 +29,30 @@ public sealed class PCacheClient
     /// <summary>How long to wait for the daemon to accept a connection.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Longest silence from the daemon while a request runs (progress lines reset it).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// Longest silence from the daemon while a request runs (progress lines reset it): a daemon
+    /// that accepts but does not answer fails the call with <see cref="ErrorCodes.Timeout"/>.
+    /// Defaults to $PCACHE_TIMEOUT seconds, else 60.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeoutFromEnvironment() ?? TimeSpan.FromSeconds(60);
+
+    /// <summary>The same as <see cref="Timeout"/> (its earlier name).</summary>
+    public TimeSpan RequestTimeout
+    {
+        get => Timeout;
+        init => Timeout = value;
+    }
+
+    /// <summary>$PCACHE_TIMEOUT as a time span; null when unset; a value that is not 1..86400 seconds is an invalid_argument error.</summary>
+    public static TimeSpan? TimeoutFromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable(ControlProtocol.TimeoutEnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 && s <= 86400)
+            return TimeSpan.FromSeconds(s);
+        throw new PCacheException(ErrorCodes.InvalidArgument,
+            $"{ControlProtocol.TimeoutEnvironmentVariable}='{text}' is not a number of seconds from 1 to 86400", ControlProtocol.TimeoutEnvironmentVariable);
+    }
 
     /// <summary>cache-start and backing-start replay logs; a large cache can take minutes.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromMinutes(30);
@@ -108,10 +130,20 @@ public sealed class PCacheClient
             try { ((Socket)s!).Shutdown(SocketShutdown.Send); } catch (Exception) { }
         }, socket);
         var reader = new LineReader(MaxResponseBytes);
-        var silence = timeout ?? RequestTimeout;
+        var silence = timeout ?? Timeout;
+        bool acknowledging = false;
         while (true)
         {
-            using var timer = new CancellationTokenSource(cancel.IsCancellationRequested ? CancelAcknowledgement : silence);
+            // Cancelled: a verb with progress (a drain) waits a little for the daemon to confirm
+            // it stopped the operation; any other gives up at once, so a hung daemon never holds
+            // a Ctrl+C'd or SIGTERM'd client.
+            if (cancel.IsCancellationRequested && !acknowledging)
+            {
+                if (progress is null) cancel.ThrowIfCancellationRequested();
+                acknowledging = true;
+            }
+            using var timer = acknowledging ? new CancellationTokenSource() : CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            timer.CancelAfter(acknowledging && CancelAcknowledgement < silence ? CancelAcknowledgement : silence);
             (LineStatus Status, ReadOnlyMemory<byte> Line) read;
             try
             {
@@ -119,9 +151,12 @@ public sealed class PCacheClient
             }
             catch (OperationCanceledException)
             {
+                if (cancel.IsCancellationRequested && !acknowledging) continue;
                 cancel.ThrowIfCancellationRequested();
                 throw new PCacheException(ErrorCodes.Timeout,
-                    $"the pcache daemon at {Socket.Path} did not answer '{verb}' within {silence.TotalSeconds:0} s", Socket.Path);
+                    $"the pcache daemon at {Socket.Path} accepted the connection but sent nothing for {silence.TotalSeconds:0} s in answer to '{verb}' " +
+                    $"(is it hung? its log says more; --timeout or {ControlProtocol.TimeoutEnvironmentVariable} sets how long to wait)", Socket.Path)
+                { RecommendedAction = "check the daemon's log (journalctl -u pcache) and restart it if it is hung" };
             }
             catch (SocketException e)
             {

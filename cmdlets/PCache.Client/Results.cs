@@ -158,6 +158,12 @@ public sealed class BackingStatistics
     public long ReplayKeys { get; set; }
     public string? WritebackError { get; set; }
     public string? GcError { get; set; }
+    /// <summary>Requests inside the engine right now.</summary>
+    public int InFlightRequests { get; set; }
+    /// <summary>Of those, the ones waiting longer than the daemon's stuck_after (a slow disk or a hang).</summary>
+    public int StuckRequests { get; set; }
+    /// <summary>Age of the oldest stuck request in seconds (0 when none is stuck).</summary>
+    public double OldestStuckSeconds { get; set; }
     /// <summary>The engine's counters by their stable snake_case names (read_requests, write_bytes...).</summary>
     public Dictionary<string, long> Counters { get; set; } = [];
 }

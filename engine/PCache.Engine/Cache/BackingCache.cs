@@ -24,6 +24,7 @@ public sealed partial class BackingCache : IDisposable
     private readonly Writeback _writeback;
     private readonly GarbageCollector _gc;
     private readonly KsetFlusher _flusher;
+    private readonly RequestTracker _requests = new();
     private uint _placeholderToken;
     private long _dirtyBytesBase;
     private volatile bool _stopped;
@@ -197,25 +198,36 @@ public sealed partial class BackingCache : IDisposable
         };
     }
 
+    /// <summary>Requests inside now, and those waiting longer than <paramref name="stuckAfter"/> (with <paramref name="report"/>: how many of them are newly seen).</summary>
+    public RequestCensus Requests(TimeSpan stuckAfter, bool report = false) => _requests.Census(stuckAfter, report);
+
+    /// <summary>False when Stop gave up waiting for a request that may still touch pmem: the mapping must then stay.</summary>
+    public bool RequestsDrained { get; private set; } = true;
+
     internal void ThrowIfStopped()
     {
         if (_stopped) throw new CacheStoppedException();
     }
 
     /// <summary>
-    /// Graceful stop: every kset reaches the log, workers end; dirty data stays safe in pmem.
-    /// The caller stops issuing requests first (the daemon stops its NBD exports before this).
+    /// Graceful stop: new requests are refused, those inside finish (or, after
+    /// <paramref name="requestWait"/>, fail), every kset reaches the log, workers end; dirty data
+    /// stays safe in pmem. Returns <see cref="RequestsDrained"/>.
     /// </summary>
-    public void Stop()
+    public bool Stop(TimeSpan? requestWait = null)
     {
-        if (_stopped) return;
+        if (_stopped) return RequestsDrained;
         _stopped = true;
+        // Pool.Stop wakes requests waiting for space; the log may then have no segment to close into.
+        RequestsDrained = _requests.Close(requestWait ?? TimeSpan.FromSeconds(30), Pool.Stop);
         _flusher.Stop();
         Log.EnsureRoom(wait: false);
-        Log.CloseAll();
+        try { Log.CloseAll(); }
+        catch (CacheStoppedException) { }
         Pool.Stop();
         _writeback.Stop();
         _gc.Stop();
+        return RequestsDrained;
     }
 
     /// <summary>Crash tests: stop the workers without persisting anything more.</summary>

@@ -20,21 +20,25 @@ public sealed partial class BackingCache
     public void Read(long offset, Span<byte> destination)
     {
         CheckRange(offset, destination.Length);
-        ThrowIfStopped();
-        long hit = 0, miss = 0;
-        ReadCore(offset, destination, ref hit, ref miss);
-        Stats.Increment(Counter.ReadRequests);
-        Stats.Add(Counter.ReadBytes, destination.Length);
-        Stats.Add(Counter.ReadHitBytes, hit);
-        Stats.Add(Counter.ReadMissBytes, miss);
-        Stats.Increment(miss == 0 ? Counter.ReadHits : hit == 0 ? Counter.ReadMisses : Counter.ReadPartialHits);
+        var ticket = _requests.Enter();
+        try
+        {
+            long hit = 0, miss = 0;
+            ReadCore(offset, destination, ref hit, ref miss, ref ticket);
+            Stats.Increment(Counter.ReadRequests);
+            Stats.Add(Counter.ReadBytes, destination.Length);
+            Stats.Add(Counter.ReadHitBytes, hit);
+            Stats.Add(Counter.ReadMissBytes, miss);
+            Stats.Increment(miss == 0 ? Counter.ReadHits : hit == 0 ? Counter.ReadMisses : Counter.ReadPartialHits);
+        }
+        finally { _requests.Exit(ref ticket); }
     }
 
     /// <summary>NBD CACHE: bring the range into the cache without returning it.</summary>
     public void Prefetch(long offset, long length)
     {
         CheckRange(offset, length);
-        ThrowIfStopped();
+        var ticket = _requests.Enter();
         Stats.Increment(Counter.PrefetchRequests);
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, 1 << 20));
         try
@@ -43,7 +47,7 @@ public sealed partial class BackingCache
             while (length > 0)
             {
                 int n = (int)Math.Min(length, buffer.Length);
-                ReadCore(offset, buffer.AsSpan(0, n), ref hit, ref miss);
+                ReadCore(offset, buffer.AsSpan(0, n), ref hit, ref miss, ref ticket);
                 offset += n;
                 length -= n;
             }
@@ -52,22 +56,23 @@ public sealed partial class BackingCache
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            _requests.Exit(ref ticket);
         }
     }
 
-    private void ReadCore(long offset, Span<byte> destination, ref long hit, ref long miss)
+    private void ReadCore(long offset, Span<byte> destination, ref long hit, ref long miss, ref RequestTicket ticket)
     {
         while (!destination.IsEmpty)
         {
             long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
             int len = (int)Math.Min(destination.Length, windowEnd - offset);
-            ReadWindow(offset, destination[..len], ref hit, ref miss);
+            ReadWindow(offset, destination[..len], ref hit, ref miss, ref ticket);
             offset += len;
             destination = destination[len..];
         }
     }
 
-    private unsafe void ReadWindow(long offset, Span<byte> dst, ref long hitBytes, ref long missBytes)
+    private unsafe void ReadWindow(long offset, Span<byte> dst, ref long hitBytes, ref long missBytes, ref RequestTicket ticket)
     {
         var tree = TreeFor(offset);
         uint s = (uint)(offset & (Geometry.SubtreeSize - 1));
@@ -136,21 +141,32 @@ public sealed partial class BackingCache
                 }
             }
 
-            for (int i = 0; i < count; i++)
+            // A slow backing must not hold up a stop; coming back, the cache may be gone.
+            bool back = false;
+            _requests.ToBacking(ref ticket);
+            try
             {
-                ref var m = ref misses[i];
-                var piece = dst.Slice((int)(m.Start - s), (int)m.Length);
-                try
+                for (int i = 0; i < count; i++)
                 {
-                    Device.Read(windowBase + m.Start, piece);
+                    ref var m = ref misses[i];
+                    Device.Read(windowBase + m.Start, dst.Slice((int)(m.Start - s), (int)m.Length));
+                    missBytes += m.Length;
                 }
-                catch (IOException)
-                {
-                    Stats.Increment(Counter.BackingReadErrors);
-                    DropPlaceholders(tree, misses[..count]);
-                    throw;
-                }
-                missBytes += m.Length;
+            }
+            catch (IOException)
+            {
+                Stats.Increment(Counter.BackingReadErrors);
+                DropPlaceholders(tree, misses[..count]);
+                throw;
+            }
+            finally
+            {
+                back = _requests.FromBacking(ref ticket);
+            }
+            if (!back)
+            {
+                DropPlaceholders(tree, misses[..count]);
+                throw new CacheStoppedException();
             }
             for (int i = 0; i < count; i++)
             {

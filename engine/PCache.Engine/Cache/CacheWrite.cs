@@ -13,7 +13,13 @@ public sealed partial class BackingCache
     public unsafe void Write(long offset, ReadOnlySpan<byte> data, bool fua = false)
     {
         CheckRange(offset, data.Length);
-        ThrowIfStopped();
+        var ticket = _requests.Enter();
+        try { WriteCore(offset, data, fua); }
+        finally { _requests.Exit(ref ticket); }
+    }
+
+    private void WriteCore(long offset, ReadOnlySpan<byte> data, bool fua)
+    {
         bool close = fua || Info.PersistOnWrite;
         Stats.Increment(Counter.WriteRequests);
         Stats.Add(Counter.WriteBytes, data.Length);
@@ -41,10 +47,14 @@ public sealed partial class BackingCache
     /// <summary>Persist every kset holding a key acknowledged before this call.</summary>
     public void Flush()
     {
-        ThrowIfStopped();
-        Stats.Increment(Counter.Flushes);
-        if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
-        Log.CloseAll();
+        var ticket = _requests.Enter();
+        try
+        {
+            Stats.Increment(Counter.Flushes);
+            if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
+            Log.CloseAll();
+        }
+        finally { _requests.Exit(ref ticket); }
     }
 
     /// <summary>Zero the range (NBD WRITE_ZEROES). Costs a key per 4 MiB and no data space.</summary>
@@ -69,19 +79,23 @@ public sealed partial class BackingCache
     private void LogZero(long offset, long length, uint flags, bool fua)
     {
         CheckRange(offset, length);
-        ThrowIfStopped();
-        bool close = fua || Info.PersistOnWrite;
-        while (length > 0)
+        var ticket = _requests.Enter();
+        try
         {
-            long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
-            uint len = (uint)Math.Min(length, windowEnd - offset);
-            // No data space, but log space: on a full cache this is where a TRIM waits for GC,
-            // before it holds any lock.
-            if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
-            InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close);
-            offset += len;
-            length -= len;
+            bool close = fua || Info.PersistOnWrite;
+            while (length > 0)
+            {
+                long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
+                uint len = (uint)Math.Min(length, windowEnd - offset);
+                // No data space, but log space: on a full cache this is where a TRIM waits for GC,
+                // before it holds any lock.
+                if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
+                InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close);
+                offset += len;
+                length -= len;
+            }
         }
+        finally { _requests.Exit(ref ticket); }
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Numerics;
 
 namespace PCache.Engine.Layout;
@@ -11,69 +12,55 @@ public static class Crc
 {
     public const uint Seed = 0x3B15A;
 
-    // Long buffers run three independent CRC streams side by side (the crc32 instruction has a
-    // latency of three cycles but a throughput of one), then fold them together with the
-    // zero-extension operator, which is linear and so precomputed as byte tables.
-    private const int Stream = 1024;
-    private static readonly uint[] ShiftOne = ShiftTables(Stream);
-    private static readonly uint[] ShiftTwo = ShiftTables(2 * Stream);
+    // The polynomial goes in its normal form; the reflected 0x82F63B78 gives other values.
+    private static readonly Crc32ParameterSet DmPcache = Crc32ParameterSet.Create(0x1EDC6F41, Seed, 0, true);
+
+    // The library fixes the initial register per parameter set, but data CRCs start from a seed
+    // that depends on the key's offset. Four prefix bytes move the register from Seed to any
+    // state: the register after a 32-bit word w is L(r ^ w), L being "run over four zero bytes",
+    // which is linear and invertible, so w = L⁻¹(target) ^ Seed.
+    private static readonly uint[] Unshift = InvertFourZeroBytes();
+
+    [ThreadStatic] private static Crc32? t_seeded;
 
     public static uint Compute(ReadOnlySpan<byte> data, uint crc = Seed)
     {
-        while (data.Length >= 3 * Stream)
-        {
-            uint a = crc, b = 0, c = 0;
-            for (int i = 0; i < Stream; i += 8)
-            {
-                a = BitOperations.Crc32C(a, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
-                b = BitOperations.Crc32C(b, BinaryPrimitives.ReadUInt64LittleEndian(data[(Stream + i)..]));
-                c = BitOperations.Crc32C(c, BinaryPrimitives.ReadUInt64LittleEndian(data[(2 * Stream + i)..]));
-            }
-            crc = Shift(ShiftTwo, a) ^ Shift(ShiftOne, b) ^ c;
-            data = data[(3 * Stream)..];
-        }
-        return Serial(data, crc);
+        if (crc == Seed) return Crc32.HashToUInt32(DmPcache, data);
+        uint w = Seed;
+        for (uint bits = crc; bits != 0; bits &= bits - 1) w ^= Unshift[BitOperations.TrailingZeroCount(bits)];
+        Span<byte> prefix = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix, w);
+        var h = t_seeded ??= new Crc32(DmPcache);
+        h.Reset();
+        h.Append(prefix);
+        h.Append(data);
+        return h.GetCurrentHashAsUInt32();
     }
 
-    private static uint Shift(uint[] t, uint x) =>
-        t[x & 0xFF] ^ t[256 + ((x >> 8) & 0xFF)] ^ t[512 + ((x >> 16) & 0xFF)] ^ t[768 + (x >> 24)];
-
-    /// <summary>Tables of the map "run the register over n zero bytes", one per input byte position.</summary>
-    private static uint[] ShiftTables(int zeroBytes)
+    /// <summary>Preimages under L of each single-bit register, by Gauss-Jordan elimination.</summary>
+    private static uint[] InvertFourZeroBytes()
     {
-        var column = new uint[32];
+        var image = new uint[32];
+        var pre = new uint[32];
         for (int bit = 0; bit < 32; bit++)
         {
-            uint r = 1u << bit;
-            for (int i = 0; i < zeroBytes; i += 8) r = BitOperations.Crc32C(r, 0UL);
-            column[bit] = r;
+            pre[bit] = 1u << bit;
+            image[bit] = BitOperations.Crc32C(pre[bit], 0u);
         }
-        var t = new uint[1024];
-        for (int k = 0; k < 4; k++)
-            for (int v = 0; v < 256; v++)
-            {
-                uint acc = 0;
-                for (int bit = 0; bit < 8; bit++)
-                    if ((v & (1 << bit)) != 0) acc ^= column[8 * k + bit];
-                t[256 * k + v] = acc;
-            }
-        return t;
-    }
-
-    private static uint Serial(ReadOnlySpan<byte> data, uint crc)
-    {
-        while (data.Length >= 8)
+        for (int p = 0; p < 32; p++)
         {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
+            int j = p;
+            while ((image[j] & (1u << p)) == 0) j++; // L is invertible: a pivot always exists
+            (image[p], image[j]) = (image[j], image[p]);
+            (pre[p], pre[j]) = (pre[j], pre[p]);
+            for (int k = 0; k < 32; k++)
+                if (k != p && (image[k] & (1u << p)) != 0)
+                {
+                    image[k] ^= image[p];
+                    pre[k] ^= pre[p];
+                }
         }
-        if (data.Length >= 4)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt32LittleEndian(data));
-            data = data[4..];
-        }
-        foreach (byte b in data) crc = BitOperations.Crc32C(crc, b);
-        return crc;
+        return pre;
     }
 
     /// <summary>

@@ -13,12 +13,23 @@ internal static class ClientCommands
     public static async Task<int> RunAsync(ParsedArgs args)
     {
         string verb = args.Verb.Name;
-        var client = new PCacheClient(args.Text("socket"));
         using var interrupt = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; interrupt.Cancel(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; interrupt.Cancel(); });
+        // The first Ctrl+C or SIGTERM cancels (a drain is then stopped and confirmed); a second
+        // one gets the default action and ends the process at once.
+        Action<PosixSignalContext> stop = c =>
+        {
+            c.Cancel = !interrupt.IsCancellationRequested;
+            interrupt.Cancel();
+        };
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, stop);
         try
         {
+            var client = new PCacheClient(args.Text("socket"));
+            TimeSpan? chosen = args.Int("timeout") is { } seconds ? TimeSpan.FromSeconds(seconds) : PCacheClient.TimeoutFromEnvironment();
+            if (chosen is { } t) client.Timeout = t;
+            // Starting replays logs and answers only at the end; an explicit timeout still wins.
+            var startTimeout = chosen ?? client.StartTimeout;
             switch (verb)
             {
                 case "version":
@@ -27,7 +38,7 @@ internal static class ClientCommands
                     return await BackingStopAsync(client, args, interrupt.Token);
                 case "cache-start":
                 {
-                    var result = await client.SendAsync(verb, Request(args), timeout: client.StartTimeout, cancel: interrupt.Token);
+                    var result = await client.SendAsync(verb, Request(args), timeout: startTimeout, cancel: interrupt.Token);
                     JsonOutput.Print(result);
                     var started = result.Deserialize(ControlJsonContext.Default.CacheStartResult);
                     foreach (var b in started?.Backings.Where(b => b.State != BackingStates.Running) ?? [])
@@ -36,7 +47,7 @@ internal static class ClientCommands
                 }
                 default:
                 {
-                    var timeout = verb == "backing-start" ? client.StartTimeout : (TimeSpan?)null;
+                    var timeout = verb == "backing-start" ? startTimeout : (TimeSpan?)null;
                     JsonOutput.Print(await client.SendAsync(verb, Request(args), timeout: timeout, cancel: interrupt.Token));
                     return 0;
                 }

@@ -8,7 +8,8 @@ internal static class DaemonCommand
         DaemonOptions options;
         try
         {
-            options = DaemonOptions.Resolve(a.Text("socket"), a.Text("nbd-socket"), a.Text("nbd-listen"), a.Text("config"), a.Text("group"), a.Text("socket-mode"));
+            options = DaemonOptions.Resolve(a.Text("socket"), a.Text("nbd-socket"), a.Text("nbd-listen"), a.Text("config"), a.Text("group"), a.Text("socket-mode"),
+                a.Int("stop-timeout"), a.Int("stuck-after"));
         }
         catch (DaemonStartException e)
         {

@@ -8,6 +8,10 @@ internal static class Verbs
     private static readonly OptionSpec Socket = new("socket", OptionKind.Text,
         $"control socket (default: ${ControlProtocol.SocketEnvironmentVariable}, else {ControlProtocol.DefaultSocketPath})", Value: "PATH");
 
+    private static readonly OptionSpec Timeout = new("timeout", OptionKind.Integer,
+        $"give up when the daemon sends nothing for this long (default: ${ControlProtocol.TimeoutEnvironmentVariable}, else 60; cache-start and backing-start: 1800)",
+        Min: 1, Max: 86400, Value: "SECONDS");
+
     public static readonly VerbSpec[] All =
     [
         new("daemon", "run the engine in the foreground: NBD exports and the control socket",
@@ -18,6 +22,8 @@ internal static class Verbs
             new("config", OptionKind.Text, "config file: daemon settings and caches to start (e.g. /etc/pcache/pcache.conf)", Value: "FILE"),
             new("group", OptionKind.Text, "members of this group may use the control socket", Value: "NAME"),
             new("socket-mode", OptionKind.Text, "octal mode of both sockets (default 0660)", Value: "MODE"),
+            new("stop-timeout", OptionKind.Integer, "on a stop, wait this long for NBD clients and requests in flight before failing them (default 30)", Min: 1, Max: 3600, Value: "SECONDS"),
+            new("stuck-after", OptionKind.Integer, "a request waiting longer is logged and counted as stuck in stat (default 10)", Min: 1, Max: 3600, Value: "SECONDS"),
         ], TalksToDaemon: false),
         new("demo", "start a private daemon on a 1 GiB emulated pmem file and a sparse backing file, and show live statistics",
         [
@@ -34,13 +40,15 @@ internal static class Verbs
             new("data-crc", OptionKind.Flag, "backings created on this cache keep a CRC of their cached data"),
             new("segment-size", OptionKind.Size, "segment size when formatting: 1M..1G, a power of two (default scales with the device, at most 16M)", Min: 0),
             Socket,
+            Timeout,
         ]),
         new("cache-stop", "stop a cache device: its backings stop exporting; dirty data stays in the cache",
         [
             new("cache-id", OptionKind.Integer, "cache to stop", 'c', Required: true, Min: 0, Max: int.MaxValue),
             Socket,
+            Timeout,
         ]),
-        new("cache-list", "list started cache devices (JSON)", [Socket]),
+        new("cache-list", "list started cache devices (JSON)", [Socket, Timeout]),
         new("backing-start", "cache a backing device and export it over NBD as pcacheN",
         [
             new("path", OptionKind.Text, "backing block device or file", 'p', Required: true, Value: "PATH"),
@@ -50,31 +58,36 @@ internal static class Verbs
             new("queues", OptionKind.Integer, "recorded for pcache-utils compatibility (NBD connections do not depend on it; 1..1024)", 'q', Min: 1, Max: 1024),
             new("persist-on-write", OptionKind.Flag, "make every write durable before it is acknowledged"),
             Socket,
+            Timeout,
         ]),
         new("backing-stop", "write back all dirty data (progress on stderr; Ctrl+C cancels), then stop the backing",
         [
             new("backing-id", OptionKind.Integer, "backing to stop", 'b', Required: true, Min: 0, Max: int.MaxValue),
             new("force", OptionKind.Flag, "stop even while NBD clients are connected (they are disconnected after write-back), or forget a backing that cannot be attached, discarding its dirty data", 'F'),
             Socket,
+            Timeout,
         ]),
         new("backing-list", "list backings (JSON)",
         [
             new("cache-id", OptionKind.Integer, "only this cache's backings", 'c', Min: 0, Max: int.MaxValue),
             Socket,
+            Timeout,
         ]),
         new("backing-set", "change a running backing's settings",
         [
             new("backing-id", OptionKind.Integer, "backing to change", 'b', Required: true, Min: 0, Max: int.MaxValue),
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90)", 'g', Min: 0, Max: 90),
             Socket,
+            Timeout,
         ]),
         new("stat", "the engine's counters and status, for one backing or all (JSON)",
         [
             new("backing-id", OptionKind.Integer, "only this backing", 'b', Min: 0, Max: int.MaxValue),
             new("reset", OptionKind.Flag, "zero the counters after reading them"),
             Socket,
+            Timeout,
         ]),
-        new("version", "print the client's and the daemon's versions (JSON)", [Socket]),
+        new("version", "print the client's and the daemon's versions (JSON)", [Socket, Timeout]),
     ];
 
     public static VerbSpec? Find(string name) => All.FirstOrDefault(v => v.Name == name);
@@ -89,7 +102,8 @@ internal static class Verbs
           dsc            the DSC v3 resources: pcache dsc cache|backing get|set|test|export (JSON on stdin)
 
         Client verbs print JSON on stdout and errors on stderr; exit codes: 0 success, 1 error,
-        2 bad command line, 130 cancelled (Ctrl+C). They talk to the daemon at --socket, else
+        2 bad command line, 130 cancelled (Ctrl+C, SIGTERM). They give up with the error "timeout"
+        when the daemon sends nothing for --timeout seconds. They talk to the daemon at --socket, else
         ${ControlProtocol.SocketEnvironmentVariable}, else {ControlProtocol.DefaultSocketPath}. Sizes take K, M, G, T or KiB, MiB, GiB, TiB.
 
         Try it: pcache demo

@@ -24,6 +24,12 @@ internal sealed class DaemonConfig
     /// <summary>Octal file mode of the sockets, "0660" by default.</summary>
     public string? SocketMode { get; set; }
 
+    /// <summary>Seconds a stop waits for NBD clients and requests in flight (default 30).</summary>
+    public int? StopTimeout { get; set; }
+
+    /// <summary>Seconds after which a request is logged and counted as stuck (default 10).</summary>
+    public int? StuckAfter { get; set; }
+
     public List<CacheConfig> Caches { get; set; } = [];
 
     public static DaemonConfig Load(string path)

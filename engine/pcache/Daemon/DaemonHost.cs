@@ -15,7 +15,6 @@ namespace PCache.Daemon;
 /// </summary>
 internal sealed class DaemonHost(DaemonOptions options)
 {
-    private static readonly TimeSpan NbdStopLimit = TimeSpan.FromSeconds(30);
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private NbdServer? _nbd;
     private ControlServer? _control;
@@ -46,6 +45,7 @@ internal sealed class DaemonHost(DaemonOptions options)
                 UnixSocketPath = Options.NbdSocketPath,
                 UnixSocketMode = Options.SocketMode,
                 TcpEndPoint = Options.NbdListen,
+                ShutdownTimeout = Options.StopTimeout,
                 Log = line => Log.Info(line),
             });
             try
@@ -58,7 +58,7 @@ internal sealed class DaemonHost(DaemonOptions options)
             }
             if (Options.GroupId is { } gid) Native.chown(Options.NbdSocketPath, uint.MaxValue, gid);
 
-            var caches = Caches = new CacheHost(new NbdExports(catalog, _nbd, Options.NbdSocketPath));
+            var caches = Caches = new CacheHost(new NbdExports(catalog, _nbd, Options.NbdSocketPath, Options.StopTimeout), Options.StuckAfter);
             var dispatcher = new RequestDispatcher(caches, Status);
             _control = new ControlServer(
                 new ControlServerOptions { Path = Options.SocketPath, Mode = Options.SocketMode, GroupId = Options.GroupId },
@@ -80,7 +80,9 @@ internal sealed class DaemonHost(DaemonOptions options)
             onReady?.Invoke();
             try
             {
-                await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
+                // Look for stuck requests a few times per threshold, so each is logged soon after it becomes one.
+                using var watch = new PeriodicTimer(TimeSpan.FromSeconds(Math.Clamp(Options.StuckAfter.TotalSeconds / 4, 0.25, 5)));
+                while (await watch.WaitForNextTickAsync(stop).ConfigureAwait(false)) caches.ReportStuckRequests();
             }
             catch (OperationCanceledException)
             {
@@ -177,14 +179,14 @@ internal sealed class DaemonHost(DaemonOptions options)
         Log.Debug("control socket closed");
         if (_nbd is not null)
         {
-            using var limit = new CancellationTokenSource(NbdStopLimit);
+            using var limit = new CancellationTokenSource(Options.StopTimeout);
             try
             {
                 await _nbd.StopAsync(limit.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                Log.Warning($"NBD clients did not finish within {NbdStopLimit.TotalSeconds:0} s; their connections were cut");
+                Log.Warning($"NBD clients did not finish within {Options.StopTimeout.TotalSeconds:0} s; their connections were cut");
             }
         }
         Log.Debug("NBD server stopped");

@@ -29,7 +29,14 @@ internal sealed class DaemonOptions
 
     public UnixFileMode SocketMode { get; init; } = DefaultSocketMode;
 
-    public static DaemonOptions Resolve(string? socket, string? nbdSocket, string? nbdListen, string? configPath, string? group, string? socketMode)
+    /// <summary>How long a stop waits for NBD clients, then for requests inside the engine, before failing them.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A request inside the engine for longer than this is logged once and counted as stuck.</summary>
+    public TimeSpan StuckAfter { get; init; } = TimeSpan.FromSeconds(10);
+
+    public static DaemonOptions Resolve(string? socket, string? nbdSocket, string? nbdListen, string? configPath, string? group, string? socketMode,
+        int? stopTimeout = null, int? stuckAfter = null)
     {
         var config = configPath is null ? new DaemonConfig() : DaemonConfig.Load(configPath);
         string socketPath = Path.GetFullPath(socket ?? config.Socket ?? SocketLocation.Resolve().Path);
@@ -58,6 +65,8 @@ internal sealed class DaemonOptions
             GroupName = groupName,
             GroupId = groupId,
             SocketMode = (socketMode ?? config.SocketMode) is { } mode ? ParseMode(mode) : DefaultSocketMode,
+            StopTimeout = TimeSpan.FromSeconds(Seconds(stopTimeout ?? config.StopTimeout, "stop_timeout") ?? 30),
+            StuckAfter = TimeSpan.FromSeconds(Seconds(stuckAfter ?? config.StuckAfter, "stuck_after") ?? 10),
         };
     }
 
@@ -75,6 +84,9 @@ internal sealed class DaemonOptions
             throw new DaemonStartException($"--nbd-listen '{text}': '{host}' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0 or an interface address)");
         return new IPEndPoint(address, p);
     }
+
+    private static int? Seconds(int? value, string name) => value is null or (>= 1 and <= 3600) ? value
+        : throw new DaemonStartException($"{name} must be 1..3600 seconds, not {value}");
 
     private static UnixFileMode ParseMode(string text)
     {

@@ -14,7 +14,7 @@ namespace PCache.Daemon.Glue;
 /// serialised by one admin lock; readers (lists, statistics) take a short snapshot lock; a drain
 /// holds neither while it writes back, so listing and other backings stay responsive.
 /// </summary>
-internal sealed class CacheHost(NbdExports exports)
+internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
 {
     public const int MinQueues = 1, MaxQueues = 1024;
 
@@ -25,6 +25,9 @@ internal sealed class CacheHost(NbdExports exports)
     private volatile bool _stopping;
 
     public NbdExports Exports { get; } = exports;
+
+    /// <summary>A request inside the engine longer than this is stuck: counted in stat, logged once.</summary>
+    public TimeSpan StuckAfter { get; } = stuckAfter;
 
     public int CacheCount
     {
@@ -239,7 +242,7 @@ internal sealed class CacheHost(NbdExports exports)
             if (cache.Backings.Values.FirstOrDefault(b => b.Busy) is { } busy)
                 throw ControlException.Busy($"backing {busy.Id} of cache {cacheId} is being stopped; wait for it or cancel it first", $"backing {busy.Id}");
             await Task.WhenAll(cache.Backings.Values.Where(b => b.Export is not null).Select(b => Exports.WithdrawAsync(b.ExportName))).ConfigureAwait(false);
-            var result = StopCache(cache);
+            var result = StopCache(cache, Exports.DisconnectLimit);
             lock (_gate) _caches.Remove(cacheId);
             Log.Notice($"cache {cacheId} ({cache.Path}) stopped; {ByteSize.Format(result.DirtyBytesKept)} dirty stay in it");
             return result;
@@ -250,24 +253,29 @@ internal sealed class CacheHost(NbdExports exports)
         }
     }
 
-    private static CacheStopResult StopCache(ManagedCache cache)
+    private static CacheStopResult StopCache(ManagedCache cache, TimeSpan requestWait)
     {
         var result = new CacheStopResult { CacheId = cache.Id, Path = cache.Path };
+        bool drained = true;
         foreach (var b in cache.Backings.Values)
         {
             try
             {
                 result.DirtyBytesKept += b.DirtyBytes;
-                b.Shutdown();
+                drained &= b.Shutdown(requestWait);
                 result.StoppedBackings.Add(b.Id);
             }
             catch (Exception e)
             {
+                drained = false;
                 Log.Error($"backing {b.Id}: stop failed: {e.Message}");
             }
         }
         cache.Device.Dispose();
-        cache.Pmem.Dispose();
+        // Unmapping under a request still copying to or from pmem would kill the daemon; a
+        // mapping kept until exit costs only address space.
+        if (drained) cache.Pmem.Dispose();
+        else Log.Error($"cache {cache.Id} ({cache.Path}): a request may still use it, so it stays mapped until the daemon exits");
         return result;
     }
 
@@ -571,10 +579,25 @@ internal sealed class CacheHost(NbdExports exports)
         lock (_gate)
         {
             var selected = backingId is { } id ? [FindBacking(id)] : _caches.Values.SelectMany(c => c.Backings.Values).ToList();
-            var stats = selected.Select(Views.Statistics).ToList();
+            var stats = selected.Select(b => Views.Statistics(b, StuckAfter)).ToList();
             if (reset)
                 foreach (var b in selected) b.Running?.Stats.Reset();
             return stats;
+        }
+    }
+
+    /// <summary>Log each request that became stuck since the last look, once (with the backing's count and oldest age).</summary>
+    public void ReportStuckRequests()
+    {
+        List<ManagedBacking> running;
+        lock (_gate) running = _caches.Values.SelectMany(c => c.Backings.Values).Where(b => b.Running is not null).ToList();
+        foreach (var b in running)
+        {
+            if (b.Running is not { } cache) continue;
+            var census = cache.Requests(StuckAfter, report: true);
+            if (census.NewlyStuck > 0)
+                Log.Warning($"backing {b.Id} ({b.Path}): {census.Stuck} request(s) waiting longer than {StuckAfter.TotalSeconds:0} s, the oldest for {census.OldestSeconds:0.0} s " +
+                    $"(a slow or hung backing device; see 'pcache stat --backing-id {b.Id}')");
         }
     }
 
@@ -597,7 +620,7 @@ internal sealed class CacheHost(NbdExports exports)
             lock (_gate) caches = _caches.Values.ToArray();
             foreach (var cache in caches)
             {
-                var result = StopCache(cache);
+                var result = StopCache(cache, Exports.DisconnectLimit);
                 Log.Notice($"cache {cache.Id} ({cache.Path}) stopped; {ByteSize.Format(result.DirtyBytesKept)} dirty kept in it");
             }
             lock (_gate) _caches.Clear();

@@ -56,12 +56,23 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
         OfflineStatus = null;
     }
 
-    /// <summary>Stop caching (ksets persisted, dirty data stays in pmem) and close the device.</summary>
-    public void Shutdown()
+    /// <summary>
+    /// Stop caching (ksets persisted, dirty data stays in pmem) and close the device. False when a
+    /// request inside the engine outlived <paramref name="requestWait"/> and may still touch pmem.
+    /// </summary>
+    public bool Shutdown(TimeSpan requestWait)
     {
+        bool drained = true;
         try
         {
-            Running?.Dispose();
+            if (Running is { } running)
+            {
+                drained = running.Stop(requestWait);
+                if (!drained) Log.Error($"backing {Id} ({Path}): a request inside the cache did not finish within {requestWait.TotalSeconds:0} s");
+                else if (running.Requests(TimeSpan.Zero).InFlight is > 0 and var waiting)
+                    Log.Warning($"backing {Id} ({Path}): {waiting} request(s) still waiting on the backing device after {requestWait.TotalSeconds:0} s; they fail when it answers");
+                running.Dispose();
+            }
         }
         finally
         {
@@ -70,5 +81,6 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
             Device = null;
             Export = null;
         }
+        return drained;
     }
 }

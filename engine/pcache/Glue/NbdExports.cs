@@ -5,9 +5,10 @@ using PCache.Nbd;
 namespace PCache.Daemon.Glue;
 
 /// <summary>The catalog of exports pcacheN the NBD server offers, and the URIs clients use to reach them.</summary>
-internal sealed class NbdExports(ExportCatalog catalog, NbdServer server, string unixSocket)
+internal sealed class NbdExports(ExportCatalog catalog, NbdServer server, string unixSocket, TimeSpan disconnectLimit)
 {
-    private static readonly TimeSpan DisconnectLimit = TimeSpan.FromSeconds(30);
+    /// <summary>How long withdrawing an export (and the engine's stop after it) waits for requests in flight.</summary>
+    public TimeSpan DisconnectLimit { get; } = disconnectLimit;
 
     public ExportCatalog Catalog { get; } = catalog;
 

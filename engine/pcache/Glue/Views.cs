@@ -61,8 +61,9 @@ internal static class Views
         };
     }
 
-    public static BackingStatistics Statistics(ManagedBacking backing)
+    public static BackingStatistics Statistics(ManagedBacking backing, TimeSpan stuckAfter)
     {
+        var requests = backing.Running?.Requests(stuckAfter) ?? default;
         var s = backing.Running?.GetStatus() ?? backing.OfflineStatus ?? new CacheStatus
         {
             BackingId = backing.Slot,
@@ -97,6 +98,9 @@ internal static class Views
             ReplayKeys = s.ReplayKeys,
             WritebackError = backing.Running is null ? backing.Error : s.WritebackError,
             GcError = s.GcError,
+            InFlightRequests = requests.InFlight,
+            StuckRequests = requests.Stuck,
+            OldestStuckSeconds = Math.Round(requests.OldestSeconds, 3),
             Counters = counters,
         };
     }

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace PCache.Cli.Tests;
+
+/// <summary>
+/// A local backing device that fails, is slow or hangs on demand, made with real tools: an nbdkit
+/// memory disk behind the error filter (reads, writes, zeroes and trims fail with EIO while
+/// a trigger file exists; nbdkit 1.32 cannot fail a flush), the delay filter (fixed read and write latency) and the pause filter
+/// (requests hang from "pause" until "resume"), shown to the daemon as a regular file by nbdfuse.
+/// </summary>
+internal sealed class FaultyBacking : IDisposable
+{
+    private readonly Process _nbdkit;
+    private readonly Process _nbdfuse;
+    private readonly string _trigger;
+    private readonly string _pauseControl;
+    private readonly string _mountDir;
+
+    /// <param name="readDelay">nbdkit delay syntax ("0", "2", "20ms"); applies to reads.</param>
+    /// <param name="writeDelay">The same for writes, zeroes and trims.</param>
+    public FaultyBacking(Sandbox box, string size = "64M", string readDelay = "0", string writeDelay = "0")
+    {
+        foreach (var tool in new[] { "nbdkit", "nbdfuse", "fusermount3" }) Tools.Require(tool);
+        _mountDir = Path.Combine(box.Dir, "faulty");
+        Directory.CreateDirectory(_mountDir);
+        DiskPath = Path.Combine(_mountDir, "disk");
+        _trigger = Path.Combine(box.Dir, "fail-all");
+        _pauseControl = Path.Combine(box.Dir, "pause.sock");
+        string socket = Path.Combine(box.Dir, "faulty.sock");
+        // Filters run left to right: a paused request hangs before it is delayed or failed.
+        _nbdkit = Process.Start(Tools.StartInfo("nbdkit",
+            ["-f", "-U", socket, "--filter=pause", "--filter=delay", "--filter=error", "memory", size,
+             $"pause-control={_pauseControl}", $"rdelay={readDelay}", $"wdelay={writeDelay}", "error=EIO",
+             "error-rate=100%", $"error-file={_trigger}"]))!;
+        WaitUntil(() => File.Exists(socket) && File.Exists(_pauseControl), _nbdkit, "nbdkit");
+        _nbdfuse = Process.Start(Tools.StartInfo("nbdfuse", [DiskPath, $"nbd+unix:///?socket={socket}"]))!;
+        WaitUntil(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
+    }
+
+    /// <summary>The regular file the daemon uses as its backing device.</summary>
+    public string DiskPath { get; }
+
+    /// <summary>While true every request to the disk fails with EIO.</summary>
+    public bool Failing
+    {
+        set
+        {
+            if (value) File.WriteAllText(_trigger, "");
+            else File.Delete(_trigger);
+        }
+    }
+
+    /// <summary>From now on requests hang; returns once those already running finished.</summary>
+    public void Pause() => Control('p', 'P');
+
+    /// <summary>Hung requests go on.</summary>
+    public void Resume() => Control('r', 'R');
+
+    private void Control(char command, char reply)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(_pauseControl));
+        s.Send([(byte)command]);
+        s.ReceiveTimeout = 60_000;
+        var answer = new byte[1];
+        Assert.True(s.Receive(answer) == 1 && answer[0] == (byte)reply, $"nbdkit's pause filter did not answer '{reply}'");
+    }
+
+    private static void WaitUntil(Func<bool> condition, Process process, string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            if (process.HasExited) throw new InvalidOperationException($"{name} exited with code {process.ExitCode}: {process.StandardError.ReadToEnd()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{name} did not come up");
+            Thread.Sleep(50);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            try { Resume(); } catch (Exception) { /* already gone */ }
+            Tools.Run("fusermount3", "-u", "-z", _mountDir);
+            if (!_nbdfuse.WaitForExit(TimeSpan.FromSeconds(10))) _nbdfuse.Kill();
+        }
+        finally
+        {
+            if (!_nbdkit.HasExited) _nbdkit.Kill();
+            _nbdkit.WaitForExit();
+        }
+    }
+}
