@@ -18,6 +18,9 @@ export PCACHE_MODULE_DIR="$STAGE" PCACHE_BIN="$STAGE/bin/pcache"
 # drive (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin on Debian 12).
 BUILD_PKGS=(clang zlib1g-dev)
 TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs)
+# A real single-host Ceph cluster for the RBD backing tests and `bench remote`, and librbd itself
+# (installed without recommends: the daemons and the rbd tool are all that is needed).
+CEPH_PKGS=(ceph-mon ceph-osd ceph-mgr ceph-common librbd1 librados2)
 
 # PCACHE_ENGINE_FRAMEWORK=net10.0 builds the engine for another framework (needs its AOT pack).
 PROPS=()
@@ -32,7 +35,7 @@ usage: ./build.sh [task] [args]
   build                 build everything (Release) and stage the module at out/PCache/ (default)
   test                  build, run every xunit project and the Pester suite (when pwsh is
                         installed); ends with one line "N passed, N failed, N skipped"
-  bench [engine|nbd|all] [args]
+  bench [engine|nbd|remote|all] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
   demo [args]           build and run `out/PCache/bin/pcache demo [args]`
@@ -49,7 +52,13 @@ note() { printf '%s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # Install (as root) or name (otherwise) the apt packages that are missing.
+# A leading --no-install-recommends is passed on to apt-get.
 ensure_packages() {
+    local apt_opts=()
+    if [[ "${1:-}" == --no-install-recommends ]]; then
+        apt_opts+=("$1")
+        shift
+    fi
     if ! command -v dpkg-query >/dev/null 2>&1; then
         note "note: not a Debian system; make sure these are installed: $*"
         return 0
@@ -61,14 +70,14 @@ ensure_packages() {
     ((${#missing[@]} == 0)) && return 0
     if [[ "$(id -u)" != 0 ]]; then
         printf 'build.sh: missing apt packages: %s\n' "${missing[*]}" >&2
-        printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' "${missing[*]}" >&2
+        printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' "${apt_opts[*]+${apt_opts[*]} }${missing[*]}" >&2
         exit 1
     fi
     say "apt-get install ${missing[*]}"
     mkdir -p "$OUT"
     local log="$OUT/apt.log"
     if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_opts[@]}" "${missing[@]}"; } </dev/null >"$log" 2>&1; then
         tail -n 20 "$log" >&2
         die "apt-get failed (full log: $log)"
     fi
@@ -172,6 +181,7 @@ run_pester() {
 task_test() {
     local t0=$SECONDS rc=0 results="$OUT/test-results"
     ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
+    ensure_packages --no-install-recommends "${CEPH_PKGS[@]}"
     task_build
     rm -rf "$results"
     mkdir -p "$results"
@@ -195,11 +205,12 @@ task_bench() {
     local which="${1:-all}" rc=0
     (($# > 0)) && shift
     case "$which" in
-        engine | nbd) ;;
-        all) (($# == 0)) || die "bench all takes no arguments (arguments go to one benchmark: bench engine|nbd ARGS)" ;;
-        *) die "unknown benchmark '$which' (expected engine, nbd or all)" ;;
+        engine | nbd | remote) ;;
+        all) (($# == 0)) || die "bench all takes no arguments (arguments go to one benchmark: bench engine|nbd|remote ARGS)" ;;
+        *) die "unknown benchmark '$which' (expected engine, nbd, remote or all)" ;;
     esac
     ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
+    if [[ "$which" == remote || "$which" == all ]]; then ensure_packages --no-install-recommends "${CEPH_PKGS[@]}"; fi
     task_build
     if [[ "$which" == engine || "$which" == all ]]; then
         say "bench engine"
@@ -213,6 +224,10 @@ task_bench() {
             note "bench nbd: tests/bench/nbd.sh is missing (not written yet)" >&2
             rc=1
         fi
+    fi
+    if [[ "$which" == remote || "$which" == all ]]; then
+        say "bench remote"
+        bash "$ROOT/tests/bench/remote.sh" "$@" </dev/null || rc=1
     fi
     return "$rc"
 }

@@ -2,6 +2,7 @@ using PCache.Client;
 using PCache.Daemon.Control;
 using PCache.Engine.Backing;
 using PCache.Engine.Backing.Nbd;
+using PCache.Engine.Backing.Rbd;
 using PCache.Engine.Platform;
 
 namespace PCache.Daemon.Glue;
@@ -20,6 +21,11 @@ internal static class BackingOpener
         if (NbdUri.Looks(normalized))
         {
             try { NbdUri.Parse(normalized); }
+            catch (FormatException e) { throw ControlException.Invalid(e.Message, path); }
+        }
+        else if (RbdSpec.Looks(normalized))
+        {
+            try { RbdSpec.Parse(normalized); }
             catch (FormatException e) { throw ControlException.Invalid(e.Message, path); }
         }
         return normalized;
@@ -49,12 +55,14 @@ internal static class BackingOpener
     public static IBackingDevice Open(string path)
     {
         if (NbdUri.Looks(path)) return NbdBackingDevice.Open(path);
+        if (RbdSpec.Looks(path)) return RbdBackingDevice.Open(path);
         return FileBackingDevice.Open(path);
     }
 
     public static BackingIdentity IdentityOf(string path, IBackingDevice device) => device switch
     {
         NbdBackingDevice nbd => BackingIdentity.Remote(nbd.Identity),
+        RbdBackingDevice rbd => BackingIdentity.Remote(rbd.Identity),
         _ => BackingIdentity.Of(path, device.Size),
     };
 }
