@@ -117,4 +117,9 @@ if all(r1) and all(r16):
     print(f"\ntargets over RBD: QD1 randwrite latency {lat:.1f}x lower (target >= 10x: {'met' if lat >= 10 else 'NOT met'}), "
           f"QD16 randwrite IOPS {iops:.1f}x higher (target >= 5x: {'met' if iops >= 5 else 'NOT met'})")
 PY
-"$pcache" stat | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(f"cache after the runs: backing {b[\"backing_id\"]} {b[\"cache_used_segs\"]}/{b[\"cache_segs\"]} segments used, {b[\"dirty_bytes\"] >> 20} MiB dirty") for b in d["backings"]]'
+"$pcache" stat | python3 -c '
+import json, sys
+for b in json.load(sys.stdin)["backings"]:
+    print("cache after the runs: backing %d (%s): %d/%d segments used, %d MiB dirty"
+          % (b["backing_id"], b["backing_path"], b["cache_used_segs"], b["cache_segs"], b["dirty_bytes"] >> 20))
+'
