@@ -18,7 +18,7 @@ public sealed unsafe class RbdBackingDevice : IBackingDevice
 {
     private const int ChunkSize = 4 << 20;
     private const int MaxQueuedWrites = 32;
-    private const int PoolLimit = 64;
+    private const int PoolLimit = 48;
     private static readonly string DefaultOpTimeout = "30";
 
     private readonly RbdSpec _spec;
@@ -236,7 +236,7 @@ public sealed unsafe class RbdBackingDevice : IBackingDevice
     private RbdRequest Submit(Op op, long offset, int length, ReadOnlySpan<byte> data)
     {
         if (Volatile.Read(ref _disposed) != 0) throw new ObjectDisposedException(Path);
-        var r = Rent(op is Op.Read or Op.Write);
+        var r = Rent(op is Op.Read or Op.Write ? length : 0);
         r.Offset = offset;
         r.Length = length;
         r.State = 0;
@@ -284,10 +284,16 @@ public sealed unsafe class RbdBackingDevice : IBackingDevice
         else r.Free(); // its waiter gave up long ago; nobody else holds it
     }
 
-    private RbdRequest Rent(bool buffer)
+    /// <summary>A pooled request whose buffer holds at least <paramref name="bytes"/> (grown in 64 KiB steps, kept for reuse).</summary>
+    private RbdRequest Rent(int bytes)
     {
         if (!_pool.TryTake(out var r)) r = new RbdRequest();
-        if (buffer && r.Buffer == null) r.Buffer = (byte*)NativeMemory.AlignedAlloc(ChunkSize, 4096);
+        if (bytes > r.Capacity)
+        {
+            if (r.Buffer != null) NativeMemory.AlignedFree(r.Buffer);
+            r.Capacity = (bytes + 65535) & ~65535;
+            r.Buffer = (byte*)NativeMemory.AlignedAlloc((nuint)r.Capacity, 4096);
+        }
         return r;
     }
 
@@ -302,6 +308,7 @@ public sealed unsafe class RbdBackingDevice : IBackingDevice
         public readonly nint Handle;
         public readonly ManualResetEventSlim Done = new(false);
         public byte* Buffer;
+        public int Capacity;
         public long Offset;
         public int Length;
         public long Result;
@@ -313,6 +320,7 @@ public sealed unsafe class RbdBackingDevice : IBackingDevice
         {
             if (Buffer != null) NativeMemory.AlignedFree(Buffer);
             Buffer = null;
+            Capacity = 0;
             GCHandle.FromIntPtr(Handle).Free();
         }
     }
