@@ -14,7 +14,7 @@ installed when run as root; otherwise the exact apt-get line is printed.
           ends with one line "N passed, N failed, N skipped"
   pester  build and run only the Pester suite, on the Pester version given (e.g. 6.2.0)
   package build and write out/packages/PCache.<version>.nupkg (for Install-PSResource)
-  bench   build and run benchmarks: engine, nbd or all (default); further arguments go
+  bench   build and run benchmarks: engine, nbd, remote or all (default); further arguments go
           to the one benchmark named, after --, e.g. ./build.ps1 bench nbd -- --quick
   demo    build and run out/PCache/bin/pcache demo
   mutants apply each persistence mutant to a scratch copy and run the crash suites on it
@@ -25,7 +25,7 @@ installed when run as root; otherwise the exact apt-get line is printed.
 build (default), test, pester, package, bench, demo, mutants or clean.
 
 .PARAMETER Arguments
-For bench: engine, nbd or all (default), then arguments for that benchmark.
+For bench: engine, nbd, remote or all (default), then arguments for that benchmark.
 For pester: the Pester version (default 5.7.1).
 For demo: arguments passed on to pcache demo.
 
@@ -66,13 +66,15 @@ $env:PCACHE_BIN = Join-Path $Stage 'bin/pcache'
 # Same lists as build.sh (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin).
 $BuildPackages = @('clang', 'zlib1g-dev')
 $ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs', 'ansible-core')
+# Ceph for the RBD backing tests and bench remote, installed without recommends.
+$CephPackages = @('ceph-mon', 'ceph-osd', 'ceph-mgr', 'ceph-common', 'librbd1', 'librados2')
 
 function Write-Step([string] $Text) {
     Write-Host "==> $Text"
 }
 
 # Installs (as root) or names (otherwise) the apt packages that are missing.
-function Install-MissingPackage([string[]] $Name) {
+function Install-MissingPackage([string[]] $Name, [switch] $NoRecommends) {
     if (-not (Get-Command -Name dpkg-query -CommandType Application -ErrorAction SilentlyContinue)) {
         Write-Host "note: not a Debian system; make sure these are installed: $Name"
         return
@@ -90,7 +92,8 @@ function Install-MissingPackage([string[]] $Name) {
     $log = Join-Path $Out 'apt.log'
     $env:DEBIAN_FRONTEND = 'noninteractive'
     & apt-get update -q *> $log
-    if ($LASTEXITCODE -eq 0) { & apt-get install -y -q @missing *>> $log }
+    $options = @(if ($NoRecommends) { '--no-install-recommends' })
+    if ($LASTEXITCODE -eq 0) { & apt-get install -y -q @options @missing *>> $log }
     if ($LASTEXITCODE -ne 0) {
         Get-Content -LiteralPath $log -Tail 20 | Write-Host
         throw "apt-get failed (full log: $log)"
@@ -231,6 +234,7 @@ function Invoke-PesterTask([string[]] $PesterArguments) {
 function Invoke-TestTask {
     $started = Get-Date
     Install-MissingPackage ($BuildPackages + $ToolPackages)
+    Install-MissingPackage $CephPackages -NoRecommends
     Invoke-BuildTask
     $results = Join-Path $Out 'test-results'
     if (Test-Path -LiteralPath $results) { Remove-Item -LiteralPath $results -Recurse -Force }
@@ -285,11 +289,12 @@ function Invoke-BenchTask([string[]] $BenchArguments) {
         $kind = $BenchArguments[0]
         $rest = @($BenchArguments | Select-Object -Skip 1)
     }
-    if ($kind -notin 'engine', 'nbd', 'all') { throw "unknown benchmark '$kind' (expected engine, nbd or all)" }
+    if ($kind -notin 'engine', 'nbd', 'remote', 'all') { throw "unknown benchmark '$kind' (expected engine, nbd, remote or all)" }
     if ($kind -eq 'all' -and $rest.Count -gt 0) {
-        throw 'bench all takes no arguments (arguments go to one benchmark: bench engine|nbd ARGS)'
+        throw 'bench all takes no arguments (arguments go to one benchmark: bench engine|nbd|remote ARGS)'
     }
     Install-MissingPackage ($BuildPackages + $ToolPackages)
+    if ($kind -in 'remote', 'all') { Install-MissingPackage $CephPackages -NoRecommends }
     Invoke-BuildTask
     if ($kind -in 'engine', 'all') {
         Write-Step 'bench engine'
@@ -307,6 +312,11 @@ function Invoke-BenchTask([string[]] $BenchArguments) {
             Write-Host 'bench nbd: tests/bench/nbd.sh is missing (not written yet)'
             $script:ExitCode = 1
         }
+    }
+    if ($kind -in 'remote', 'all') {
+        Write-Step 'bench remote'
+        & bash (Join-Path $Root 'tests/bench/remote.sh') @rest
+        if ($LASTEXITCODE -ne 0) { $script:ExitCode = 1 }
     }
 }
 

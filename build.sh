@@ -18,6 +18,9 @@ export PCACHE_MODULE_DIR="$STAGE" PCACHE_BIN="$STAGE/bin/pcache"
 # drive (nbdfuse, nbdsh, nbdcopy and nbdinfo come with libnbd-bin on Debian 12).
 BUILD_PKGS=(clang zlib1g-dev)
 TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs ansible-core)
+# A real single-host Ceph cluster for the RBD backing tests and `bench remote`, and librbd itself
+# (installed without recommends: the daemons and the rbd tool are all that is needed).
+CEPH_PKGS=(ceph-mon ceph-osd ceph-mgr ceph-common librbd1 librados2)
 
 usage() {
     cat <<'EOF'
@@ -29,7 +32,7 @@ usage: ./build.sh [task] [args]
                         $PCACHE_PESTER_VERSION); ends with one line "N passed, N failed, N skipped"
   pester [version]      build and run only the Pester suite (e.g. ./build.sh pester 6.2.0)
   package               build and write out/packages/PCache.<version>.nupkg (Install-PSResource)
-  bench [engine|nbd|all] [args]
+  bench [engine|nbd|remote|all] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
   demo [args]           build and run `out/PCache/bin/pcache demo [args]`
@@ -50,7 +53,13 @@ note() { printf '%s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # Install (as root) or name (otherwise) the apt packages that are missing.
+# A leading --no-install-recommends is passed on to apt-get.
 ensure_packages() {
+    local apt_opts=()
+    if [[ "${1:-}" == --no-install-recommends ]]; then
+        apt_opts+=("$1")
+        shift
+    fi
     if ! command -v dpkg-query >/dev/null 2>&1; then
         note "note: not a Debian system; make sure these are installed: $*"
         return 0
@@ -62,14 +71,14 @@ ensure_packages() {
     ((${#missing[@]} == 0)) && return 0
     if [[ "$(id -u)" != 0 ]]; then
         printf 'build.sh: missing apt packages: %s\n' "${missing[*]}" >&2
-        printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' "${missing[*]}" >&2
+        printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' "${apt_opts[*]+${apt_opts[*]} }${missing[*]}" >&2
         exit 1
     fi
     say "apt-get install ${missing[*]}"
     mkdir -p "$OUT"
     local log="$OUT/apt.log"
     if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_opts[@]}" "${missing[@]}"; } </dev/null >"$log" 2>&1; then
         tail -n 20 "$log" >&2
         die "apt-get failed (full log: $log)"
     fi
@@ -213,6 +222,7 @@ run_pester() { # [version]
 task_test() {
     local t0=$SECONDS rc=0 results="$OUT/test-results"
     ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
+    ensure_packages --no-install-recommends "${CEPH_PKGS[@]}"
     task_build
     rm -rf "$results"
     mkdir -p "$results"
@@ -275,11 +285,12 @@ task_bench() {
     local which="${1:-all}" rc=0
     (($# > 0)) && shift
     case "$which" in
-        engine | nbd) ;;
-        all) (($# == 0)) || die "bench all takes no arguments (arguments go to one benchmark: bench engine|nbd ARGS)" ;;
-        *) die "unknown benchmark '$which' (expected engine, nbd or all)" ;;
+        engine | nbd | remote) ;;
+        all) (($# == 0)) || die "bench all takes no arguments (arguments go to one benchmark: bench engine|nbd|remote ARGS)" ;;
+        *) die "unknown benchmark '$which' (expected engine, nbd, remote or all)" ;;
     esac
     ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
+    if [[ "$which" == remote || "$which" == all ]]; then ensure_packages --no-install-recommends "${CEPH_PKGS[@]}"; fi
     task_build
     if [[ "$which" == engine || "$which" == all ]]; then
         say "bench engine"
@@ -293,6 +304,10 @@ task_bench() {
             note "bench nbd: tests/bench/nbd.sh is missing (not written yet)" >&2
             rc=1
         fi
+    fi
+    if [[ "$which" == remote || "$which" == all ]]; then
+        say "bench remote"
+        bash "$ROOT/tests/bench/remote.sh" "$@" </dev/null || rc=1
     fi
     return "$rc"
 }
@@ -309,7 +324,7 @@ mutant_suite() { # scratch dir, log dir, suite class
     local src="$1" logs="$2" suite="$3" log="$2/$3.log" pid rc=0 waited=0 result
     setsid dotnet test "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" --no-build \
         --filter "FullyQualifiedName~PCache.Engine.Tests.$suite." --logger "console;verbosity=normal" \
-        --logger "trx;LogFileName=$suite.trx" --results-directory "$logs/trx" -tl:off "${PROPS[@]}" \
+        --logger "trx;LogFileName=$suite.trx" --results-directory "$logs/trx" -tl:off \
         </dev/null >"$log" 2>&1 &
     pid=$!
     result=""
@@ -343,7 +358,7 @@ mutant_suite() { # scratch dir, log dir, suite class
 mutant_run() { # scratch dir, log dir
     local src="$1" logs="$2" s r out=""
     mkdir -p "$logs"
-    if ! dn build "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" "${PROPS[@]}" >"$logs/build.log" 2>&1; then
+    if ! dn build "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" >"$logs/build.log" 2>&1; then
         printf 'build-failed'
         return 0
     fi

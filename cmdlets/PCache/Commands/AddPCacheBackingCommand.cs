@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PCache.Client;
 using PCache.Core;
 
 namespace PCache.Commands;
@@ -39,7 +40,7 @@ public sealed class AddPCacheBackingCommand : PCacheCmdlet
     protected override void ProcessRecord()
     {
         bool? persist = MyInvocation.BoundParameters.ContainsKey(nameof(PersistOnWrite)) ? PersistOnWrite.IsPresent : null;
-        var request = new AddBackingRequest(ResolvePath(Path), CacheSize, CacheId, GcPercent, Queues, persist);
+        var request = new AddBackingRequest(BackingPath.IsRemote(Path) ? Path : ResolvePath(Path), CacheSize, CacheId, GcPercent, Queues, persist);
         Run((client, sink) => BackingOperations.Add(client, sink, request));
     }
 }

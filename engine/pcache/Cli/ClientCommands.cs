@@ -83,7 +83,7 @@ internal static class ClientCommands
             "cache-stop" => PCacheClient.Serialize(new CacheStopArgs { CacheId = a.Int("cache-id")!.Value }, c.CacheStopArgs),
             "backing-start" => PCacheClient.Serialize(new BackingStartArgs
             {
-                Path = Path.GetFullPath(a.Text("path")!),
+                Path = BackingPath.Normalize(a.Text("path")!),
                 CacheSize = a.Long("cache-size")!.Value,
                 CacheId = a.Int("cache-id"),
                 GcPercent = a.Int("gc-percent"),

@@ -133,7 +133,7 @@ internal sealed class DaemonHost(DaemonOptions options)
             }
             foreach (var backing in cache.Backings)
             {
-                string path = Path.GetFullPath(backing.Path);
+                string path = BackingPath.Normalize(backing.Path);
                 if (started.Backings.Any(b => b.BackingPath == path)) continue; // recorded: re-attached (or refused) above
                 try
                 {

@@ -22,7 +22,7 @@ internal static class BackingResource
             return DscCommand.Success;
         }
 
-        string path = DscCommand.RequirePath(desired.Path, Resource);
+        string path = DscCommand.RequireBackingPath(desired.Path, Resource);
         DscCommand.Range("cacheId", desired.CacheId, 0, int.MaxValue);
         DscCommand.Range("cacheSize", desired.CacheSize, 1, long.MaxValue);
         DscCommand.Range("gcPercent", desired.GcPercent, 0, 90);

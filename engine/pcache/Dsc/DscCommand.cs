@@ -93,6 +93,13 @@ internal static class DscCommand
         return System.IO.Path.GetFullPath(path);
     }
 
+    /// <summary>A backing's key: a path made absolute, or a remote URI (nbd://, rbd:) as given.</summary>
+    public static string RequireBackingPath(string? path, string resource)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new DscException(InvalidInput, $"{resource} needs \"path\", the instance key");
+        return PCache.Client.BackingPath.Normalize(path);
+    }
+
     public static void Range(string name, long? value, long min, long max)
     {
         if (value is { } v && (v < min || v > max))

@@ -26,6 +26,9 @@ internal sealed record BackingIdentity(ulong Fingerprint, string Description)
         return new BackingIdentity(Hash(canonical), canonical);
     }
 
+    /// <summary>A remote volume, known by what its server says it is (export and size, RBD image id).</summary>
+    public static BackingIdentity Remote(string description) => new(Hash(description), description);
+
     private static string Born(long seconds) =>
         seconds == 0 ? "(birth time unknown)" : DateTimeOffset.FromUnixTimeSeconds(seconds).ToString("yyyy-MM-ddTHH:mm:ssZ");
 

@@ -158,12 +158,15 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
         IBackingDevice? device = null;
         try
         {
-            var st = FileStat.Of(path);
-            if (st.Kind == FileKind.Missing)
+            if (!BackingOpener.IsRemote(path) && FileStat.Of(path).Kind == FileKind.Missing)
                 return KeepAside(backing, BackingStates.Unavailable, $"{path} does not exist");
             try
             {
-                device = FileBackingDevice.Open(path);
+                device = BackingOpener.Open(path);
+            }
+            catch (ArgumentException e)
+            {
+                return KeepAside(backing, BackingStates.Unavailable, e.Message);
             }
             catch (IOException e)
             {
@@ -172,7 +175,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
             if (device.Size != info.BackingSize)
                 return KeepAside(backing, BackingStates.Refused,
                     $"identity mismatch: {path} is {device.Size} bytes but the cache recorded {info.BackingSize} for this backing");
-            var identity = BackingIdentity.Of(path, device.Size);
+            var identity = BackingOpener.IdentityOf(path, device);
             if (info.Fingerprint != 0 && identity.Fingerprint != info.Fingerprint)
                 return KeepAside(backing, BackingStates.Refused,
                     $"identity mismatch: {path} is not the device this cache recorded (now {identity.Description}; fingerprint {identity.Fingerprint:x16}, recorded {info.Fingerprint:x16})");
@@ -284,7 +287,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
     public async Task<BackingEntry> StartBackingAsync(BackingStartArgs args, CancellationToken cancel)
     {
         if (string.IsNullOrWhiteSpace(args.Path)) throw ControlException.Invalid("backing-start needs a path", "path");
-        string path = Path.GetFullPath(args.Path);
+        string path = BackingOpener.Normalize(args.Path);
         if (args.CacheSize <= 0) throw ControlException.Invalid($"--cache-size must be more than 0, not {args.CacheSize}", "cache_size");
         int gc = args.GcPercent ?? BackingInfo.GcPercentDefault;
         if (gc < BackingInfo.GcPercentMin || gc > BackingInfo.GcPercentMax)
@@ -314,19 +317,11 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
             }
             if (recorded is not null) return RetryReattach(recorded);
 
-            FileBackingDevice device;
+            var device = BackingOpener.OpenForStart(path);
             try
             {
-                device = FileBackingDevice.Open(path);
-            }
-            catch (IOException e)
-            {
-                throw new ControlException(File.Exists(path) ? ErrorCodes.IoError : ErrorCodes.NotFound, e.Message, path);
-            }
-            try
-            {
-                var identity = BackingIdentity.Of(path, device.Size);
-                var st = FileStat.Of(path);
+                var identity = BackingOpener.IdentityOf(path, device);
+                var st = BackingOpener.IsRemote(path) ? default : FileStat.Of(path);
                 lock (_gate)
                 {
                     foreach (var c in _caches.Values)
