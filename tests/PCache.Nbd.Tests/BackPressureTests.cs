@@ -22,7 +22,10 @@ public sealed class BackPressureTests
             client.SendRequest(Read, (ulong)i, 0, 1 << 20);
         await Task.Delay(300);
         int threadsAfter = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
-        Assert.True(threadsAfter - threadsBefore < 8, $"{threadsAfter - threadsBefore} threads started for one client");
+        // The failure this guards against is a thread per blocked request (64 here). The bound leaves
+        // room for the runtime's own thread-pool injection, which on a loaded machine alone adds a
+        // dozen or more threads within these 300 ms and made a tighter bound flaky.
+        Assert.True(threadsAfter - threadsBefore < 32, $"{threadsAfter - threadsBefore} threads started for one client sending 64 requests");
         await server.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(0, server.Server.ConnectionCount);
     }
