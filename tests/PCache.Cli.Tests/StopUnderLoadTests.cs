@@ -127,7 +127,11 @@ public sealed partial class StopUnderLoadTests
 
         using var reader = StartReader(box, 32 << 20, length: 4096);
         WaitUntil(() => daemon.Stat(0).InFlightRequests >= 1, "a read inside the engine", daemon);
-        var stop = daemon.Cli("backing-stop", "--backing-id", "0");
+        // The reader is a connected NBD client: without --force the stop is refused (backing_in_use).
+        var refused = daemon.Cli("backing-stop", "--backing-id", "0");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("[backing_in_use]", refused.Stderr);
+        var stop = daemon.Cli("backing-stop", "--backing-id", "0", "--force");
         Assert.True(stop.ExitCode == 0, $"{stop}\n{daemon.Log}");
         Assert.Contains("all dirty data written back", stop.Stderr);
         Assert.True(reader.WaitForExit(Liveness), "the reader still hangs after backing-stop");
