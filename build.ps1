@@ -14,12 +14,14 @@ installed when run as root; otherwise the exact apt-get line is printed.
   bench   build and run benchmarks: engine, nbd or all (default); further arguments go
           to the one benchmark named, after --, e.g. ./build.ps1 bench nbd -- --quick
   demo    build and run out/PCache/bin/pcache demo
+  mutants apply each persistence mutant to a scratch copy and run the crash suites on it
+          (runs build.sh mutants: the driver patches files with python3 and runs suites in bash)
   clean   remove out/ and every project's bin/ and obj/
 
 Set PCACHE_ENGINE_FRAMEWORK=net10.0 to build the engine for another framework.
 
 .PARAMETER Task
-build (default), test, bench, demo or clean.
+build (default), test, bench, demo, mutants or clean.
 
 .PARAMETER Arguments
 For bench: engine, nbd or all (default), then arguments for that benchmark.
@@ -34,7 +36,7 @@ For demo: arguments passed on to pcache demo.
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'demo', 'clean')]
+    [ValidateSet('build', 'test', 'bench', 'demo', 'mutants', 'clean')]
     [string] $Task = 'build',
 
     [Parameter(Position = 1, ValueFromRemainingArguments = $true)]
@@ -276,6 +278,11 @@ try {
         }
         'bench' { Invoke-BenchTask $Arguments }
         'demo' { Invoke-DemoTask $Arguments }
+        'mutants' {
+            if ($Arguments.Count -gt 0) { throw 'mutants takes no arguments' }
+            & bash (Join-Path $Root 'build.sh') mutants
+            $script:ExitCode = $LASTEXITCODE
+        }
         'clean' { Invoke-CleanTask }
     }
     exit $script:ExitCode

@@ -36,6 +36,10 @@ usage: ./build.sh [task] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
   demo [args]           build and run `out/PCache/bin/pcache demo [args]`
+  mutants               apply each persistence mutant of tests/mutants/mutants.txt to a scratch
+                        copy (out/mutants/src), run the power-loss, backing-consistency and
+                        corrupt-media suites on it and print which suites kill it; fails if one
+                        survives (not part of `test`; takes several minutes)
   clean                 remove out/ and every project's bin/ and obj/
   help                  show this text
 
@@ -217,6 +221,120 @@ task_bench() {
     return "$rc"
 }
 
+# Persistence mutants (tests/mutants/mutants.txt), one at a time, in a scratch copy of the tree;
+# each must make the crash suites fail. The suites run in Release, the configuration CI uses,
+# with the same seeds and amounts as `./build.sh test`; a suite stops at its first failure.
+MUTANT_SUITES=(PowerLossTests BackingConsistencyTests CorruptMediaTests)
+MUTANT_TIMEOUT=900
+
+# One suite on the scratch build, stopped at its first failed test (a kill needs no more);
+# writes killed, passed, timeout or error to <logs>/<suite>.result.
+mutant_suite() { # scratch dir, log dir, suite class
+    local src="$1" logs="$2" suite="$3" log="$2/$3.log" pid rc=0 waited=0 result
+    setsid dotnet test "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" --no-build \
+        --filter "FullyQualifiedName~PCache.Engine.Tests.$suite." --logger "console;verbosity=normal" \
+        --logger "trx;LogFileName=$suite.trx" --results-directory "$logs/trx" -tl:off "${PROPS[@]}" \
+        </dev/null >"$log" 2>&1 &
+    pid=$!
+    result=""
+    while kill -0 "$pid" 2>/dev/null; do
+        if grep -qE '^[[:space:]]*Failed PCache\.' "$log"; then
+            result=killed
+            break
+        fi
+        if ((waited >= MUTANT_TIMEOUT)); then
+            result=timeout
+            break
+        fi
+        sleep 2
+        waited=$((waited + 2))
+    done
+    if [[ -n "$result" ]]; then
+        kill -- -"$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    else
+        wait "$pid" || rc=$?
+        if grep -qE '^[[:space:]]*Failed PCache\.' "$log"; then result=killed
+        elif ((rc == 0)) && grep -qE '^[[:space:]]*Passed PCache\.' "$log"; then result=passed
+        else result=error
+        fi
+    fi
+    printf '%s' "$result" >"$logs/$suite.result"
+}
+
+# Build the engine tests in the scratch tree and run the suites side by side; prints the suites
+# that failed (a timeout counts: CI would hang), "build-failed" or "error:<suite>", empty when all passed.
+mutant_run() { # scratch dir, log dir
+    local src="$1" logs="$2" s r out=""
+    mkdir -p "$logs"
+    if ! dn build "$src/tests/PCache.Engine.Tests/PCache.Engine.Tests.csproj" -c "$CONFIG" "${PROPS[@]}" >"$logs/build.log" 2>&1; then
+        printf 'build-failed'
+        return 0
+    fi
+    for s in "${MUTANT_SUITES[@]}"; do mutant_suite "$src" "$logs" "$s" & done
+    wait
+    for s in "${MUTANT_SUITES[@]}"; do
+        r="$(cat "$logs/$s.result" 2>/dev/null || echo error)"
+        case "$r" in
+            passed) ;;
+            killed) out+="${out:+ }$s" ;;
+            timeout) out+="${out:+ }$s(hang)" ;;
+            *) out+="${out:+ }error:$s" ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+
+task_mutants() {
+    local t0=$SECONDS list="$ROOT/tests/mutants/mutants.txt" tool="$ROOT/tests/mutants/mutants.py"
+    local dir="$OUT/mutants" src="$OUT/mutants/src" name what killers verdict survivors=0 rows=() f
+    check_dotnet
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed to apply the mutants (apt-get install python3)"
+    python3 "$tool" check "$list" "$ROOT" || die "the mutant list no longer applies to the sources (see above)"
+    say "scratch copy at out/mutants/src"
+    rm -rf "$dir"
+    mkdir -p "$src"
+    tar -C "$ROOT" --exclude=./out --exclude=./.git --exclude='*/bin' --exclude='*/obj' --exclude='*/TestResults' -cf - . |
+        tar -C "$src" -xf -
+    mapfile -t names < <(python3 "$tool" list "$list" | cut -f1)
+    # Files any mutant edits: put back from the real tree before each mutant.
+    mapfile -t edited < <(sed -n 's/^file //p' "$list" | sort -u)
+
+    say "sanity: the unmutated copy passes ${MUTANT_SUITES[*]}"
+    killers="$(mutant_run "$src" "$dir/unmutated")"
+    rows+=("unmutated|no change (sanity check)|${killers:-none}|$([[ -z "$killers" ]] && echo passed || echo FAILED)")
+    [[ -z "$killers" ]] || die "the unmutated copy fails ($killers); logs in $dir/unmutated"
+
+    for name in "${names[@]}"; do
+        for f in "${edited[@]}"; do cp "$ROOT/$f" "$src/$f"; done
+        what="$(python3 "$tool" list "$list" | awk -F'\t' -v n="$name" '$1 == n { print $2 }')"
+        say "mutant $name: $what"
+        python3 "$tool" apply "$list" "$name" "$src" || die "mutant $name does not apply"
+        killers="$(mutant_run "$src" "$dir/$name")"
+        if [[ -z "$killers" ]]; then
+            verdict=SURVIVED
+            survivors=$((survivors + 1))
+        elif [[ "$killers" == build-failed || "$killers" == *error:* ]]; then
+            verdict="INVALID ($killers)"
+            survivors=$((survivors + 1))
+        else
+            verdict=killed
+        fi
+        note "  -> ${killers:-none}: $verdict"
+        rows+=("$name|$what|${killers:-none}|$verdict")
+    done
+    for f in "${edited[@]}"; do cp "$ROOT/$f" "$src/$f"; done
+
+    say "mutants (logs in out/mutants/<name>/)"
+    {
+        printf 'mutant|description|killed by|verdict\n'
+        printf -- '---|---|---|---\n'
+        printf '%s\n' "${rows[@]}"
+    } | column -t -s '|'
+    note "mutants took $((SECONDS - t0))s"
+    ((survivors == 0)) || die "$survivors mutant(s) survived or did not build"
+}
+
 task_demo() {
     task_build
     exec "$PCACHE_BIN" demo "$@"
@@ -239,6 +357,7 @@ case "$task" in
     test) (($# == 0)) || die "test takes no arguments"; task_test ;;
     bench) task_bench "$@" ;;
     demo) task_demo "$@" ;;
+    mutants) (($# == 0)) || die "mutants takes no arguments"; task_mutants ;;
     clean) task_clean ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -9,10 +9,17 @@ internal sealed class Rig : IDisposable
 {
     public const int SegShift = 20; // 1 MiB segments keep GC, wrap-around and full-cache cases cheap to reach
 
-    public Rig(int segments, long backingSize, bool dataCrc = false, int gcPercent = 70, bool persistOnWrite = false)
+    private readonly Random _diskRng;
+    private MemoryBackingDevice? _diskAfterCut;
+
+    public Rig(int segments, long backingSize, bool dataCrc = false, int gcPercent = 70, bool persistOnWrite = false, int seed = 0)
     {
         Media = new CrashSimMedia(Layout.Geometry.SegmentsOffset + ((long)segments << SegShift));
         Backing = new MemoryBackingDevice(backingSize);
+        // pmem and the disk share one power supply: the disk loses its write cache at the very
+        // instant pmem stops taking stores, whichever thread's store or fence tripped the cut.
+        _diskRng = new Random(seed ^ 0x5EED);
+        Media.PowerFailed = () => _diskAfterCut = Backing.PowerCut(_diskRng);
         Device = CacheDevice.Format(Media.Attach(), SegShift);
         Cache = Device.Create(new BackingOptions
         {
@@ -32,11 +39,24 @@ internal sealed class Rig : IDisposable
     /// <summary>Power cut of pmem and disk together, then power on and replay.</summary>
     public void Crash(Random rng)
     {
-        Media.Cut();                     // pmem first: no tail may move after the disk lost writes
-        Backing = Backing.PowerCut(rng);
+        PowerCut();
         Cache.Abandon();
+        PowerOn(rng);
+    }
+
+    /// <summary>After a cut and once nothing uses the old cache: settle pmem, power on and replay.</summary>
+    public void PowerOn(Random rng)
+    {
         Media.Recover(rng);
         Reopen();
+    }
+
+    /// <summary>Cut the power (if a countdown has not already): returns the disk as it survived.</summary>
+    public MemoryBackingDevice PowerCut()
+    {
+        Media.Cut();
+        Backing = _diskAfterCut!;
+        return Backing;
     }
 
     /// <summary>Graceful stop (ksets persisted), then open again.</summary>

@@ -102,6 +102,20 @@ internal sealed class SectorModel
         _later.Remove(lba);
     }
 
+    /// <summary>
+    /// After a drain: the disk alone holds, for every touched sector, the version the cache served
+    /// at the last check (the backing is complete once the cache says nothing is dirty).
+    /// </summary>
+    public void VerifyBacking(byte[] image, string context)
+    {
+        foreach (long lba in _touched)
+        {
+            long v = Identify(image.AsSpan((int)(lba * Sector), Sector), lba);
+            if (v != _durable[lba])
+                throw new Xunit.Sdk.XunitException($"{context}: after a drain the backing holds version {v} of sector {lba}, the cache served {_durable[lba]}");
+        }
+    }
+
     /// <summary>Read the whole touched set through the cache (in runs) and check it against the model.</summary>
     public void VerifyAfterCrash(BackingCache cache, string context)
     {

@@ -3,28 +3,55 @@ using System.Runtime.InteropServices;
 namespace PCache.Engine.Pmem;
 
 /// <summary>
-/// Test stand-in for a power cut on pmem. The media remembers, per 64-byte line, what was on it
-/// before any store that no fence has made durable yet (per thread, as on real hardware where a
-/// store fence only orders the issuing CPU's stores). At a power cut every such line is
-/// independently kept or rolled back at random; stores issued after the cut are lost.
+/// Test stand-in for a power cut on pmem, modelled on what pmemcheck/pmreorder, Yat, Jaaru and
+/// Yashme let a real machine do. The media keeps two images: what loads see, and what is durable
+/// (every store some fence covered). A fence covers only the calling thread's stores, as an x86
+/// store fence orders only the issuing CPU's non-temporal stores. At a power cut each unfenced
+/// store may still reach the media: the whole store, none of it, or any subset of its aligned
+/// 8-byte words (x86 promises no more than 8-byte atomicity), and a line may have been evicted
+/// early. Which of these happens is drawn per cut from <see cref="Recover"/>'s random source, so
+/// a seed replays the same outcome for the same sequence of stores.
 /// </summary>
 public sealed unsafe class CrashSimMedia : IDisposable
 {
     private readonly object _lock = new();
-    private readonly byte* _shadow;     // a pending line's content before its first unfenced store
-    private readonly int[] _owner;      // thread id of the line's last unfenced store, 0 when durable
-    private readonly Dictionary<int, List<int>> _byThread = new();
+    private readonly byte* _durable;    // what survives a cut of everything unfenced
+    private readonly long* _durableSeq; // per 8-byte word: sequence number of the newest fenced store in it
+    private readonly Dictionary<int, List<PendingStore>> _byThread = new();
+    private long _seq;
     private int _incarnation;
     private bool _dead;
     private long _storesUntilCut = long.MaxValue;
+    private long _eventsUntilCut = long.MaxValue;
+
+    /// <summary>A store no fence has covered yet; <see cref="Data"/> is null for a zeroing store.</summary>
+    private readonly record struct PendingStore(long Seq, long Offset, long Length, byte[]? Data);
+
+    /// <summary>How the unfenced stores of one cut reach the media.</summary>
+    public enum Outcome
+    {
+        /// <summary>Per 64-byte line: every unfenced store in the line persisted (evicted early) or none.</summary>
+        Lines,
+        /// <summary>Per aligned 8-byte word of every store: kept or dropped on its own (torn stores).</summary>
+        Words,
+        /// <summary>Per store: all of it or none, any subset of the stores.</summary>
+        Stores,
+        /// <summary>The stores in issue order up to a random point, none after it.</summary>
+        Prefix,
+        /// <summary>Nothing unfenced survives.</summary>
+        None,
+        /// <summary>Everything unfenced survives (all lines written back before the cut).</summary>
+        All,
+    }
 
     public CrashSimMedia(long length)
     {
         Length = length;
         Base = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
         NativeMemory.Clear(Base, (nuint)length);
-        _shadow = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
-        _owner = new int[(length + 63) / 64];
+        // Zeroed allocations: pages the test never touches are never faulted in.
+        _durable = (byte*)NativeMemory.AllocZeroed((nuint)length);
+        _durableSeq = (long*)NativeMemory.AllocZeroed((nuint)((length + 7) / 8), sizeof(long));
     }
 
     public byte* Base { get; }
@@ -33,80 +60,176 @@ public sealed unsafe class CrashSimMedia : IDisposable
 
     public bool IsCut { get { lock (_lock) return _dead; } }
 
+    /// <summary>Stores issued since the media was created (every incarnation).</summary>
+    public long Stores { get { lock (_lock) return _seq; } }
+
+    /// <summary>The outcome the last <see cref="Recover"/> drew.</summary>
+    public Outcome LastOutcome { get; private set; }
+
+    /// <summary>
+    /// Called once, under the media's lock, at the instant the power fails (by <see cref="Cut"/> or
+    /// by a countdown), so a disk on the same power loses its cache at the same instant.
+    /// </summary>
+    public Action? PowerFailed;
+
     /// <summary>A region for the current incarnation of the media.</summary>
     public PmemRegion Attach()
     {
         lock (_lock) return new CrashSimPmem(this, _incarnation);
     }
 
-    /// <summary>Cut the power by itself after this many more stores.</summary>
+    /// <summary>Cut the power by itself after this many more stores (fences not counted).</summary>
     public void CutAfterStores(long stores)
     {
         lock (_lock) _storesUntilCut = stores;
     }
 
+    /// <summary>
+    /// Cut the power by itself after this many more stores and fences: the cut can fall between a
+    /// store and the fence that would have made it durable.
+    /// </summary>
+    public void CutAfterEvents(long events)
+    {
+        lock (_lock) _eventsUntilCut = events;
+    }
+
     /// <summary>Cut the power now: every later store of this incarnation is lost.</summary>
     public void Cut()
     {
-        lock (_lock) _dead = true;
+        lock (_lock) Die();
+    }
+
+    private void Die()
+    {
+        if (_dead) return;
+        _dead = true;
+        PowerFailed?.Invoke();
     }
 
     /// <summary>
-    /// After a cut (and after the engine that used the media has stopped touching it): decide each
-    /// unfenced line at random, then power the media back on. Returns how many lines were rolled back.
+    /// After a cut (and after the engine that used the media has stopped touching it): draw how
+    /// the unfenced stores reach the media, apply that, and power the media back on. Returns how
+    /// many 8-byte words of unfenced stores were lost.
     /// </summary>
     public int Recover(Random rng)
     {
         lock (_lock)
         {
             if (!_dead) throw new InvalidOperationException("recover without a power cut");
-            int rolledBack = 0;
-            foreach (var lines in _byThread.Values)
+            // Line eviction and tearing are where real bugs hide: draw them twice as often.
+            int draw = rng.Next(8);
+            var outcome = (Outcome)(draw >= 6 ? draw - 6 : draw);
+            LastOutcome = outcome;
+            ulong salt = (ulong)rng.NextInt64();
+            var pending = new List<PendingStore>();
+            foreach (var stores in _byThread.Values) pending.AddRange(stores);
+            pending.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+            long prefixEnd = pending.Count == 0 ? 0 : rng.Next(pending.Count + 1);
+
+            // Loads saw every store; put each touched word back to its durable content first.
+            foreach (var p in pending)
             {
-                foreach (int line in lines)
+                long from = p.Offset & ~7L, to = Math.Min(Length, (p.Offset + p.Length + 7) & ~7L);
+                Buffer.MemoryCopy(_durable + from, Base + from, to - from, to - from);
+            }
+            int lost = 0;
+            for (int i = 0; i < pending.Count; i++)
+            {
+                var p = pending[i];
+                bool storeKept = outcome switch
                 {
-                    if (_owner[line] == 0) continue;
-                    _owner[line] = 0;
-                    if (rng.Next(2) == 0)
+                    Outcome.Stores => (Mix(salt ^ (ulong)p.Seq) & 1) == 0,
+                    Outcome.Prefix => i < prefixEnd,
+                    Outcome.All => true,
+                    _ => false,
+                };
+                for (long w = p.Offset & ~7L; w < p.Offset + p.Length; w += 8)
+                {
+                    bool keep = outcome switch
                     {
-                        long at = (long)line * 64;
-                        long n = Math.Min(64, Length - at);
-                        Buffer.MemoryCopy(_shadow + at, Base + at, n, n);
-                        rolledBack++;
-                    }
+                        Outcome.Lines => (Mix(salt ^ (ulong)(w >> 6)) & 1) == 0,
+                        Outcome.Words => (Mix(salt ^ (ulong)p.Seq * 0x9E3779B97F4A7C15 ^ (ulong)w) & 1) == 0,
+                        _ => storeKept,
+                    };
+                    if (keep) Persist(p, w, Base);
+                    else lost++;
                 }
+            }
+            // What survived is the new durable state.
+            foreach (var p in pending)
+            {
+                long from = p.Offset & ~7L, to = Math.Min(Length, (p.Offset + p.Length + 7) & ~7L);
+                Buffer.MemoryCopy(Base + from, _durable + from, to - from, to - from);
             }
             _byThread.Clear();
             _dead = false;
-            _storesUntilCut = long.MaxValue;
+            _storesUntilCut = _eventsUntilCut = long.MaxValue;
             _incarnation++;
-            return rolledBack;
+            return lost;
         }
+    }
+
+    /// <summary>Copy the part of store <paramref name="p"/> that lies in the 8-byte word at <paramref name="word"/> into <paramref name="image"/>.</summary>
+    private void Persist(in PendingStore p, long word, byte* image)
+    {
+        if (p.Seq < _durableSeq[word >> 3]) return; // a newer store to this word was fenced: it wins
+        long from = Math.Max(word, p.Offset), to = Math.Min(word + 8, p.Offset + p.Length);
+        if (p.Data is null) new Span<byte>(image + from, (int)(to - from)).Clear();
+        else p.Data.AsSpan((int)(from - p.Offset), (int)(to - from)).CopyTo(new Span<byte>(image + from, (int)(to - from)));
+    }
+
+    /// <summary>
+    /// A fence covered <paramref name="p"/>: copy it into the durable image, in runs of words, except
+    /// where another thread's newer store to the same word was fenced first.
+    /// </summary>
+    private void MakeDurable(in PendingStore p)
+    {
+        long end = p.Offset + p.Length, w = p.Offset & ~7L;
+        while (w < end)
+        {
+            long run = w;
+            while (run < end && p.Seq >= _durableSeq[run >> 3])
+            {
+                _durableSeq[run >> 3] = p.Seq;
+                run += 8;
+            }
+            if (run > w)
+            {
+                long from = Math.Max(w, p.Offset), to = Math.Min(run, end);
+                var dst = new Span<byte>(_durable + from, checked((int)(to - from)));
+                if (p.Data is null) dst.Clear();
+                else p.Data.AsSpan((int)(from - p.Offset), dst.Length).CopyTo(dst);
+            }
+            while (run < end && p.Seq < _durableSeq[run >> 3]) run += 8;
+            w = run;
+        }
+    }
+
+    private static ulong Mix(ulong x)
+    {
+        x ^= x >> 33; x *= 0xFF51AFD7ED558CCD;
+        x ^= x >> 33; x *= 0xC4CEB9FE1A85EC53;
+        return x ^ (x >> 33);
+    }
+
+    /// <summary>Counts a store or fence towards a pending cut; true when the power is (now) off.</summary>
+    private bool Dead(int incarnation, bool isStore)
+    {
+        if (_dead || incarnation != _incarnation) return true;
+        if ((isStore && --_storesUntilCut < 0) || --_eventsUntilCut < 0) Die();
+        return _dead;
     }
 
     internal void Store(int incarnation, long offset, ReadOnlySpan<byte> source, bool zero, long zeroLength)
     {
         lock (_lock)
         {
-            if (_dead || incarnation != _incarnation) return;
-            if (--_storesUntilCut < 0) { _dead = true; return; }
+            if (Dead(incarnation, isStore: true)) return;
             long length = zero ? zeroLength : source.Length;
+            if (length == 0) return;
             int tid = Environment.CurrentManagedThreadId;
-            if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<int>();
-            for (long line = offset >> 6; line <= (offset + length - 1) >> 6; line++)
-            {
-                if (_owner[line] == 0)
-                {
-                    long at = line * 64;
-                    long n = Math.Min(64, Length - at);
-                    Buffer.MemoryCopy(Base + at, _shadow + at, n, n);
-                }
-                if (_owner[line] != tid)
-                {
-                    _owner[line] = tid;
-                    mine.Add((int)line);
-                }
-            }
+            if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<PendingStore>();
+            mine.Add(new PendingStore(++_seq, offset, length, zero ? null : source.ToArray()));
             if (zero) new Span<byte>(Base + offset, checked((int)zeroLength)).Clear();
             else source.CopyTo(new Span<byte>(Base + offset, source.Length));
         }
@@ -116,11 +239,10 @@ public sealed unsafe class CrashSimMedia : IDisposable
     {
         lock (_lock)
         {
-            if (_dead || incarnation != _incarnation) return;
+            if (Dead(incarnation, isStore: false)) return;
             int tid = Environment.CurrentManagedThreadId;
             if (!_byThread.TryGetValue(tid, out var mine)) return;
-            foreach (int line in mine)
-                if (_owner[line] == tid) _owner[line] = 0;
+            foreach (var p in mine) MakeDurable(p);
             mine.Clear();
         }
     }
@@ -128,7 +250,8 @@ public sealed unsafe class CrashSimMedia : IDisposable
     public void Dispose()
     {
         NativeMemory.AlignedFree(Base);
-        NativeMemory.AlignedFree(_shadow);
+        NativeMemory.Free(_durable);
+        NativeMemory.Free(_durableSeq);
     }
 }
 
