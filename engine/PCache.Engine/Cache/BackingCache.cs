@@ -213,9 +213,11 @@ public sealed partial class BackingCache : IDisposable
         _flusher.Stop();
         Log.EnsureRoom(wait: false);
         Log.CloseAll();
+        Pmem.Commit();
         Pool.Stop();
         _writeback.Stop();
         _gc.Stop();
+        Pmem.Commit(); // the last dirty_tail write-back staged
     }
 
     /// <summary>Crash tests: stop the workers without persisting anything more.</summary>
