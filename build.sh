@@ -36,7 +36,7 @@ usage: ./build.sh [task] [args]
                         build and run benchmarks (default: all); args go to the one
                         benchmark named, e.g. ./build.sh bench nbd --quick
   demo [args]           build and run `out/PCache/bin/pcache demo [args]`
-  mutants               apply each persistence mutant of tests/mutants/mutants.txt to a scratch
+  mutants [name...]     apply each persistence mutant of tests/mutants/mutants.txt to a scratch
                         copy (out/mutants/src), run the power-loss, backing-consistency and
                         corrupt-media suites on it and print which suites kill it; fails if one
                         survives (not part of `test`; takes several minutes)
@@ -297,6 +297,10 @@ task_mutants() {
     tar -C "$ROOT" --exclude=./out --exclude=./.git --exclude='*/bin' --exclude='*/obj' --exclude='*/TestResults' -cf - . |
         tar -C "$src" -xf -
     mapfile -t names < <(python3 "$tool" list "$list" | cut -f1)
+    if (($# > 0)); then # only the mutants named (the sanity row always runs)
+        for name in "$@"; do printf '%s\n' "${names[@]}" | grep -qx -- "$name" || die "no mutant named $name"; done
+        names=("$@")
+    fi
     # Files any mutant edits: put back from the real tree before each mutant.
     mapfile -t edited < <(sed -n 's/^file //p' "$list" | sort -u)
 
@@ -357,7 +361,7 @@ case "$task" in
     test) (($# == 0)) || die "test takes no arguments"; task_test ;;
     bench) task_bench "$@" ;;
     demo) task_demo "$@" ;;
-    mutants) (($# == 0)) || die "mutants takes no arguments"; task_mutants ;;
+    mutants) task_mutants "$@" ;;
     clean) task_clean ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
