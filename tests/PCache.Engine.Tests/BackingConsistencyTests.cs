@@ -39,12 +39,21 @@ public class BackingConsistencyTests(ITestOutputHelper output)
                     continue;
                 }
                 long v = kind == 2 ? 0 : version++;
-                if (kind == 2) rig.Cache.Discard(lba * S, n * S);
-                else
+                try
                 {
-                    var data = new byte[n * S];
-                    for (int k = 0; k < n; k++) SectorModel.Fill(data.AsSpan(k * S, S), v, lba + k);
-                    rig.Cache.Write(lba * S, data, fua: kind == 3);
+                    if (kind == 2) rig.Cache.Discard(lba * S, n * S);
+                    else
+                    {
+                        var data = new byte[n * S];
+                        for (int k = 0; k < n; k++) SectorModel.Fill(data.AsSpan(k * S, S), v, lba + k);
+                        rig.Cache.Write(lba * S, data, fua: kind == 3);
+                    }
+                }
+                catch (IOException) when (rig.Media.IsCut)
+                {
+                    // Stores after the cut never reach the stand-in, so write-back, still running,
+                    // can meet a kset it never got and give up; a writer short of space then fails.
+                    // The request was cut short: it may have landed in part, like any unflushed one.
                 }
                 for (int k = 0; k < n; k++)
                 {

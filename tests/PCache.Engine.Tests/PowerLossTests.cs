@@ -54,7 +54,15 @@ public class PowerLossTests(ITestOutputHelper output)
             int budget = longRun ? 3000 : rng.Next(1, 120);
             for (int i = 0; i < budget && !rig.Media.IsCut; i++)
             {
-                Step(rig, model, rng, persistOnWrite, context);
+                try
+                {
+                    Step(rig, model, rng, persistOnWrite, context);
+                }
+                catch (IOException) when (rig.Media.IsCut)
+                {
+                    // Stores after the cut never reach the stand-in, so write-back, still running,
+                    // can meet a kset it never got and give up; a writer short of space then fails.
+                }
                 ops++;
             }
             rig.Crash(rng);
@@ -217,7 +225,8 @@ public class PowerLossTests(ITestOutputHelper output)
         {
             bool fua = kind == 0;
             var data = model.MakeWrite(lba, n, out long v);
-            cache.Write(lba * S, data, fua);
+            try { cache.Write(lba * S, data, fua); }
+            catch (IOException) when (rig.Media.IsCut) { model.Wrote(lba, n, v, durable: false); throw; }
             model.Wrote(lba, n, v, durable: (fua || persistOnWrite) && !rig.Media.IsCut);
         }
         else if (kind < 13)
@@ -227,13 +236,15 @@ public class PowerLossTests(ITestOutputHelper output)
         }
         else if (kind < 14)
         {
-            cache.Discard(lba * S, n * S);
+            try { cache.Discard(lba * S, n * S); }
+            catch (IOException) when (rig.Media.IsCut) { model.Wrote(lba, n, 0, durable: false); throw; }
             model.Wrote(lba, n, 0, durable: persistOnWrite && !rig.Media.IsCut);
         }
         else if (kind < 15)
         {
             bool fua = rng.Next(2) == 0;
-            cache.WriteZeroes(lba * S, n * S, noHole: rng.Next(2) == 0, fua);
+            try { cache.WriteZeroes(lba * S, n * S, noHole: rng.Next(2) == 0, fua); }
+            catch (IOException) when (rig.Media.IsCut) { model.Wrote(lba, n, 0, durable: false); throw; }
             model.Wrote(lba, n, 0, durable: (fua || persistOnWrite) && !rig.Media.IsCut);
         }
         else
