@@ -32,6 +32,11 @@ internal static class EngineBench
                 Console.WriteLine($"write 1 thread: median {w.MedianUs:F2} µs p99 {w.P99Us:F2} µs {w.Iops:N0}/s");
                 return 0;
             }
+            if (only == "disk")
+            {
+                DiskBench.Run(quick);
+                return 0;
+            }
             if (only == "replay")
             {
                 Replay(pmem, quick ? 200_000 : 1_000_000);
@@ -59,6 +64,7 @@ internal static class EngineBench
 
             PrintTable(rows);
             Replay(pmem, quick ? 200_000 : 1_000_000);
+            DiskBench.Run(quick);
             return 0;
         }
         finally

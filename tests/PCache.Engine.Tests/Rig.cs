@@ -12,9 +12,10 @@ internal sealed class Rig : IDisposable
     private readonly Random _diskRng;
     private MemoryBackingDevice? _diskAfterCut;
 
-    public Rig(int segments, long backingSize, bool dataCrc = false, int gcPercent = 70, bool persistOnWrite = false, int seed = 0)
+    public Rig(int segments, long backingSize, bool dataCrc = false, int gcPercent = 70, bool persistOnWrite = false, int seed = 0,
+        CrashSimMedia.Medium medium = CrashSimMedia.Medium.Pmem)
     {
-        Media = new CrashSimMedia(Layout.Geometry.SegmentsOffset + ((long)segments << SegShift));
+        Media = new CrashSimMedia(Layout.Geometry.SegmentsOffset + ((long)segments << SegShift), medium);
         Backing = new MemoryBackingDevice(backingSize);
         // pmem and the disk share one power supply: the disk loses its write cache at the very
         // instant pmem stops taking stores, whichever thread's store or fence tripped the cut.

@@ -35,7 +35,8 @@ internal sealed class KsetFlusher : Worker
             _cache.WakeGc();
             return 20;
         }
-        _cache.Log.CloseOlderThan(MaxKsetAgeMs);
+        // Batched media: ksets closed for age become durable now too, not at the next FLUSH.
+        if (_cache.Log.CloseOlderThan(MaxKsetAgeMs) > 0) _cache.Pmem.Commit(_cache.Log.ClosedTicket);
         return 100;
     }
 }

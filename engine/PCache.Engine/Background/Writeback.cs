@@ -56,6 +56,9 @@ internal sealed class Writeback : Worker
     private unsafe void WriteOne(LogPosition tail)
     {
         var pool = _cache.Pool;
+        // Batched media: write back only ksets that are durable, so dirty_tail never passes a kset
+        // a power cut could still take away (a no-op on DAX, and when a FLUSH already synced them).
+        _cache.Pmem.Commit(_cache.Log.ClosedTicket);
         long at = pool.DataOffset(tail.Segment) + tail.Offset;
         var room = _cache.Pmem.Span(at, pool.DataSize - (int)tail.Offset);
         var kind = Kset.Inspect(room, out int n, out uint next);

@@ -224,9 +224,11 @@ public sealed partial class BackingCache : IDisposable
         Log.EnsureRoom(wait: false);
         try { Log.CloseAll(); }
         catch (CacheStoppedException) { }
+        Pmem.Commit();
         Pool.Stop();
         _writeback.Stop();
         _gc.Stop();
+        Pmem.Commit(); // the last dirty_tail write-back staged
         return RequestsDrained;
     }
 

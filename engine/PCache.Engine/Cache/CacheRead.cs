@@ -212,7 +212,7 @@ public sealed partial class BackingCache
             pieces[count++] = space;
             have += space.Length;
         }
-        if (count > 0) Pmem.Fence();
+        if (count > 0) Pmem.Stage();
         int used = 0;
         lock (tree.Lock)
         {

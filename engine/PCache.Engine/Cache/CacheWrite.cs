@@ -25,6 +25,7 @@ public sealed partial class BackingCache
         Stats.Add(Counter.WriteBytes, data.Length);
         if (fua) Stats.Increment(Counter.FuaWrites);
         var head = HeadForThisCpu();
+        long ticket = 0;
         while (!data.IsEmpty)
         {
             long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
@@ -34,14 +35,16 @@ public sealed partial class BackingCache
             if (space.Length == 0) throw new CacheStoppedException();
             var chunk = data[..(int)space.Length];
             Pmem.Store(Pool.DataOffset(space.Segment) + space.Offset, chunk);
-            Pmem.Fence();
+            // Non-DAX media sync the data later, before the kset that names it (KeyLog).
+            Pmem.Stage();
             uint crc = Info.DataCrc ? Crc.OfData(chunk, offset) : 0;
             var key = new KeyRecord(offset, space.Length, 0, space.Segment, space.Offset, space.Generation, crc);
-            InsertAndLog(key, close);
+            ticket = Math.Max(ticket, InsertAndLog(key, close));
             Stats.Add(Counter.DirtyBytesAdded, space.Length);
             offset += space.Length;
             data = data[(int)space.Length..];
         }
+        if (close) Pmem.Commit(ticket); // outside every lock: on non-DAX media this is the sync
     }
 
     /// <summary>Persist every kset holding a key acknowledged before this call.</summary>
@@ -53,6 +56,7 @@ public sealed partial class BackingCache
             Stats.Increment(Counter.Flushes);
             if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
             Log.CloseAll();
+            Pmem.Commit();
         }
         finally { _requests.Exit(ref ticket); }
     }
@@ -83,6 +87,7 @@ public sealed partial class BackingCache
         try
         {
             bool close = fua || Info.PersistOnWrite;
+            long staged = 0;
             while (length > 0)
             {
                 long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
@@ -90,10 +95,11 @@ public sealed partial class BackingCache
                 // No data space, but log space: on a full cache this is where a TRIM waits for GC,
                 // before it holds any lock.
                 if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
-                InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close);
+                staged = Math.Max(staged, InsertAndLog(new KeyRecord(offset, len, flags, 0, 0, 0, 0), close));
                 offset += len;
                 length -= len;
             }
+            if (close) Pmem.Commit(staged);
         }
         finally { _requests.Exit(ref ticket); }
     }
@@ -101,15 +107,16 @@ public sealed partial class BackingCache
     /// <summary>
     /// Index and log a key under its subtree lock, so that for overlapping keys the order in the
     /// index is the order in the log (replay and write-back depend on it). The caller has passed
-    /// <see cref="KeyLog.EnsureRoom"/>: nothing under these locks waits for space.
+    /// <see cref="KeyLog.EnsureRoom"/>: nothing under these locks waits for space. Returns the
+    /// ticket to commit for the closed kset to be durable (see <see cref="KeyLog.Append"/>).
     /// </summary>
-    internal void InsertAndLog(in KeyRecord key, bool close)
+    internal long InsertAndLog(in KeyRecord key, bool close)
     {
         var tree = TreeFor(key.Offset);
         lock (tree.Lock)
         {
             tree.Insert(key);
-            Log.Append(Log.KsetFor(key.Offset), key, close);
+            return Log.Append(Log.KsetFor(key.Offset), key, close);
         }
     }
 

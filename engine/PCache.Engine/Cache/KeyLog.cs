@@ -33,6 +33,7 @@ internal sealed class KeyLog
     private long _headBits;   // _head packed, for readers that must never wait on _headLock
     private int _spare = -1;  // prepared next log segment, -1 when none; written under _headLock
     private long _closed;
+    private long _closedTicket; // Pmem ticket of the newest kset stored in the log
 
     private sealed class PendingKset
     {
@@ -40,6 +41,7 @@ internal sealed class KeyLog
         public readonly byte[] Buffer = new byte[Kset.MaxSize];
         public int Keys;
         public long FirstKeyTicks;
+        public long DataTicket; // Pmem ticket covering the data of every key in the kset
     }
 
     public KeyLog(PmemRegion pmem, SegmentPool pool, int ksets)
@@ -104,6 +106,9 @@ internal sealed class KeyLog
 
     public long ClosedCount => Interlocked.Read(ref _closed);
 
+    /// <summary>Commit this ticket and every kset stored in the log so far is durable (write-back reads only those).</summary>
+    public long ClosedTicket => Volatile.Read(ref _closedTicket);
+
     public int KsetFor(long offset) => (int)((ulong)(offset >> Geometry.SubtreeShift) % (ulong)_ksets.Length);
 
     /// <summary>Set the head after replay and wipe whatever a torn kset left past it.</summary>
@@ -129,15 +134,21 @@ internal sealed class KeyLog
         _pmem.Fence();
     }
 
-    /// <summary>Queue a key; with <paramref name="close"/> its kset reaches the log before returning.</summary>
-    public void Append(int kset, in KeyRecord key, bool close)
+    /// <summary>
+    /// Queue a key whose data is already stored; with <paramref name="close"/> its kset reaches the
+    /// log before returning, and the returned ticket, committed, makes it durable (a no-op on DAX,
+    /// the one sync on batched media, left to the caller so that it happens outside every lock).
+    /// </summary>
+    public long Append(int kset, in KeyRecord key, bool close)
     {
         var k = _ksets[kset];
         lock (k.Lock)
         {
             key.Encode(k.Buffer.AsSpan(Kset.SizeOf(k.Keys), KeyRecord.Size));
             if (k.Keys++ == 0) k.FirstKeyTicks = Environment.TickCount64;
+            k.DataTicket = _pmem.Staged; // read after the key's data store: it covers it
             if (close || k.Keys == Kset.MaxKeys) CloseLocked(k);
+            return close ? ClosedTicket : 0;
         }
     }
 
@@ -150,18 +161,24 @@ internal sealed class KeyLog
         }
     }
 
-    /// <summary>Close ksets whose first key has waited at least <paramref name="ageMs"/>.</summary>
-    public void CloseOlderThan(long ageMs)
+    /// <summary>Close ksets whose first key has waited at least <paramref name="ageMs"/>; returns how many.</summary>
+    public int CloseOlderThan(long ageMs)
     {
         long now = Environment.TickCount64;
+        int closed = 0;
         foreach (var k in _ksets)
         {
             if (Volatile.Read(ref k.Keys) == 0 || now - Volatile.Read(ref k.FirstKeyTicks) < ageMs) continue;
             lock (k.Lock)
             {
-                if (k.Keys > 0 && now - k.FirstKeyTicks >= ageMs) CloseLocked(k);
+                if (k.Keys > 0 && now - k.FirstKeyTicks >= ageMs)
+                {
+                    CloseLocked(k);
+                    closed++;
+                }
             }
         }
+        return closed;
     }
 
     public int PendingKeys
@@ -179,12 +196,18 @@ internal sealed class KeyLog
         if (k.Keys == 0) return;
         int size = Kset.SizeOf(k.Keys);
         Kset.SealKeys(k.Buffer, k.Keys);
+        // Batched (non-DAX) media: the data the keys name must be on media before the kset can be,
+        // and any dirty page may be written back at any moment, so sync it before the kset is even
+        // stored. Outside the head lock, so closers of other ksets join this sync instead of
+        // queueing behind it; a FLUSH's later closes find their data already covered.
+        _pmem.Commit(k.DataTicket);
         lock (_headLock)
         {
             // Always leave room for a LAST kset behind this one.
             if (_pool.DataSize - _head.Offset < size + Kset.HeaderSize) SwitchSegment();
             _pmem.Store(_pool.DataOffset(_head.Segment) + _head.Offset, k.Buffer.AsSpan(0, size));
-            _pmem.Fence();
+            _pmem.Stage();
+            Volatile.Write(ref _closedTicket, _pmem.Staged);
             SetHead(_head with { Offset = _head.Offset + (uint)size });
         }
         k.Keys = 0;
@@ -210,8 +233,10 @@ internal sealed class KeyLog
         }
         Span<byte> last = stackalloc byte[Kset.HeaderSize];
         Kset.EncodeLast(last, (uint)next);
+        // The new segment's zeroes were synced when it was prepared; the link itself is durable
+        // with the kset stored behind it.
         _pmem.Store(_pool.DataOffset(_head.Segment) + _head.Offset, last);
-        _pmem.Fence();
+        _pmem.Stage();
         SetHead(new LogPosition((uint)next, 0));
     }
 }

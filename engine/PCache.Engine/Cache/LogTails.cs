@@ -53,32 +53,41 @@ internal sealed class LogTails
         return (pos, new ReplicaState { Slot = latest, Seq = Replica.Seq(r) });
     }
 
+    /// <summary>Durable on return: a reclaimed segment is reused (zeroed, re-generated) right after.</summary>
     public void SetKeyTail(LogPosition pos)
     {
+        // Batched media: the dirty_tail GC read (staged by write-back) is durable before the
+        // key_tail it bounds. Outside the lock: write-back's staging never waits for this sync.
+        _pmem.Commit();
         lock (_lock)
         {
-            Write(Geometry.KeyTailReplica(_backingId, 0), ref _keyState, pos);
+            Write(Geometry.KeyTailReplica(_backingId, 0), ref _keyState, pos, durable: true);
             _keyTail = pos;
         }
     }
 
+    /// <summary>
+    /// Staged: durable at the next commit (a stale dirty_tail only repeats write-back). The caller
+    /// has committed the ksets it moves past (write-back reads only durable ksets).
+    /// </summary>
     public void SetDirtyTail(LogPosition pos)
     {
         lock (_lock)
         {
-            Write(Geometry.DirtyTailReplica(_backingId, 0), ref _dirtyState, pos);
+            Write(Geometry.DirtyTailReplica(_backingId, 0), ref _dirtyState, pos, durable: false);
             _dirtyTail = pos;
         }
     }
 
-    private void Write(long at, ref ReplicaState state, LogPosition pos)
+    private void Write(long at, ref ReplicaState state, LogPosition pos, bool durable)
     {
         var next = state.Next();
         Span<byte> rec = stackalloc byte[Geometry.TailRecordSize];
         pos.Encode(rec);
         Replica.Seal(rec, next.seq);
         _pmem.Store(at + next.slot * Geometry.TailRecordSize, rec);
-        _pmem.Fence();
+        if (durable) _pmem.Fence();
+        else _pmem.Stage();
         state.Commit(next);
     }
 }

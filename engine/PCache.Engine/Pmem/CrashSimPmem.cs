@@ -11,6 +11,13 @@ namespace PCache.Engine.Pmem;
 /// 8-byte words (x86 promises no more than 8-byte atomicity), and a line may have been evicted
 /// early. Which of these happens is drawn per cut from <see cref="Recover"/>'s random source, so
 /// a seed replays the same outcome for the same sequence of stores.
+/// <para>
+/// With <see cref="Medium.Pages"/> it models a non-DAX mapping (a file on a disk, an SSD) instead:
+/// fences do nothing, the kernel may write any dirty 4 KiB page back at any time, so at a cut every
+/// page written since its last sync holds its synced content, its newest content, or (written back
+/// early, then written again) any version in between, each page on its own. Only a sync of a range
+/// (what <see cref="BatchedSync"/> issues) makes it durable.
+/// </para>
 /// </summary>
 public sealed unsafe class CrashSimMedia : IDisposable
 {
@@ -18,6 +25,8 @@ public sealed unsafe class CrashSimMedia : IDisposable
     private readonly byte* _durable;    // what survives a cut of everything unfenced
     private readonly long* _durableSeq; // per 8-byte word: sequence number of the newest fenced store in it
     private readonly Dictionary<int, List<PendingStore>> _byThread = new();
+    private readonly Dictionary<long, List<PendingStore>> _byPage = new(); // Medium.Pages: unsynced pieces per page
+    private const long PageSize = DirtyRanges.PageSize;
     private long _seq;
     private int _incarnation;
     private bool _dead;
@@ -42,10 +51,24 @@ public sealed unsafe class CrashSimMedia : IDisposable
         None,
         /// <summary>Everything unfenced survives (all lines written back before the cut).</summary>
         All,
+        /// <summary>Non-DAX: per 4 KiB page, every unsynced store in it persisted or none.</summary>
+        Pages,
+        /// <summary>Non-DAX: per 4 KiB page, the unsynced stores in it up to a random point (a page written back early).</summary>
+        PageVersions,
     }
 
-    public CrashSimMedia(long length)
+    /// <summary>What kind of cache device the media stands in for.</summary>
+    public enum Medium
     {
+        /// <summary>Persistent memory: stores durable at their thread's fence, torn at 8 bytes, lines evicted early.</summary>
+        Pmem,
+        /// <summary>A non-DAX mapping: 4 KiB pages persist in any order unless synced.</summary>
+        Pages,
+    }
+
+    public CrashSimMedia(long length, Medium medium = Medium.Pmem)
+    {
+        Kind = medium;
         Length = length;
         Base = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
         NativeMemory.Clear(Base, (nuint)length);
@@ -57,6 +80,12 @@ public sealed unsafe class CrashSimMedia : IDisposable
     public byte* Base { get; }
 
     public long Length { get; }
+
+    public Medium Kind { get; }
+
+    /// <summary>Syncs issued to a <see cref="Medium.Pages"/> media (every incarnation).</summary>
+    public long Syncs { get { lock (_lock) return _syncs; } }
+    private long _syncs;
 
     public bool IsCut { get { lock (_lock) return _dead; } }
 
@@ -116,6 +145,7 @@ public sealed unsafe class CrashSimMedia : IDisposable
         lock (_lock)
         {
             if (!_dead) throw new InvalidOperationException("recover without a power cut");
+            if (Kind == Medium.Pages) return RecoverPages(rng);
             // Line eviction and tearing are where real bugs hide: draw them twice as often.
             int draw = rng.Next(8);
             var outcome = (Outcome)(draw >= 6 ? draw - 6 : draw);
@@ -167,6 +197,45 @@ public sealed unsafe class CrashSimMedia : IDisposable
             _incarnation++;
             return lost;
         }
+    }
+
+    private int RecoverPages(Random rng)
+    {
+        // Half the cuts decide per page whole, half per page version: early write-back is where
+        // ordering bugs of a non-DAX medium hide.
+        int draw = rng.Next(6);
+        var outcome = draw switch { 0 or 1 => Outcome.Pages, 2 or 3 => Outcome.PageVersions, 4 => Outcome.None, _ => Outcome.All };
+        LastOutcome = outcome;
+        ulong salt = (ulong)rng.NextInt64();
+        var pending = new List<(PendingStore Store, bool Keep)>();
+        foreach (var (page, stores) in _byPage)
+        {
+            ulong h = Mix(salt ^ (ulong)page);
+            int upTo = outcome switch
+            {
+                Outcome.Pages => (h & 1) == 0 ? stores.Count : 0,
+                Outcome.PageVersions => (int)(h % (ulong)(stores.Count + 1)),
+                Outcome.All => stores.Count,
+                _ => 0,
+            };
+            for (int i = 0; i < stores.Count; i++) pending.Add((stores[i], i < upTo));
+        }
+        pending.Sort((a, b) => a.Store.Seq.CompareTo(b.Store.Seq));
+        foreach (var (p, _) in pending)
+            Buffer.MemoryCopy(_durable + p.Offset, Base + p.Offset, p.Length, p.Length);
+        int lost = 0;
+        foreach (var (p, keep) in pending)
+        {
+            if (keep) MakeDurable(p);
+            else lost += (int)((p.Length + 7) / 8);
+        }
+        foreach (var (p, _) in pending)
+            Buffer.MemoryCopy(_durable + p.Offset, Base + p.Offset, p.Length, p.Length);
+        _byPage.Clear();
+        _dead = false;
+        _storesUntilCut = _eventsUntilCut = long.MaxValue;
+        _incarnation++;
+        return lost;
     }
 
     /// <summary>Copy the part of store <paramref name="p"/> that lies in the 8-byte word at <paramref name="word"/> into <paramref name="image"/>.</summary>
@@ -227,12 +296,58 @@ public sealed unsafe class CrashSimMedia : IDisposable
             if (Dead(incarnation, isStore: true)) return;
             long length = zero ? zeroLength : source.Length;
             if (length == 0) return;
-            int tid = Environment.CurrentManagedThreadId;
-            if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<PendingStore>();
-            mine.Add(new PendingStore(++_seq, offset, length, zero ? null : source.ToArray()));
+            if (Kind == Medium.Pages) AddPieces(++_seq, offset, length, zero ? default : source, zero);
+            else
+            {
+                int tid = Environment.CurrentManagedThreadId;
+                if (!_byThread.TryGetValue(tid, out var mine)) _byThread[tid] = mine = new List<PendingStore>();
+                mine.Add(new PendingStore(++_seq, offset, length, zero ? null : source.ToArray()));
+            }
             if (zero) new Span<byte>(Base + offset, checked((int)zeroLength)).Clear();
             else source.CopyTo(new Span<byte>(Base + offset, source.Length));
         }
+    }
+
+    /// <summary>A non-DAX store, cut at page boundaries: the kernel writes pages back one by one.</summary>
+    private void AddPieces(long seq, long offset, long length, ReadOnlySpan<byte> source, bool zero)
+    {
+        long end = offset + length;
+        for (long at = offset; at < end;)
+        {
+            long page = at / PageSize;
+            long to = Math.Min(end, (page + 1) * PageSize);
+            if (!_byPage.TryGetValue(page, out var list)) _byPage[page] = list = new List<PendingStore>();
+            list.Add(new PendingStore(seq, at, to - at, zero ? null : source.Slice((int)(at - offset), (int)(to - at)).ToArray()));
+            at = to;
+        }
+    }
+
+    /// <summary>Non-DAX: a sync of these ranges (one event towards a cut); their pages become durable.</summary>
+    internal void Sync(int incarnation, DirtyRanges ranges, int count)
+    {
+        lock (_lock)
+        {
+            if (Dead(incarnation, isStore: false)) return;
+            _syncs++;
+            for (int r = 0; r < count; r++)
+            {
+                long first = ranges.Start(r) / PageSize, end = (ranges.Start(r) + ranges.Length(r) + PageSize - 1) / PageSize;
+                if (end - first <= _byPage.Count)
+                {
+                    for (long page = first; page < end; page++) SyncPage(page);
+                }
+                else
+                {
+                    foreach (long page in _byPage.Keys.Where(p => p >= first && p < end).ToArray()) SyncPage(page);
+                }
+            }
+        }
+    }
+
+    private void SyncPage(long page)
+    {
+        if (!_byPage.Remove(page, out var stores)) return;
+        foreach (var p in stores) MakeDurable(p);
     }
 
     internal void Fence(int incarnation)
@@ -260,28 +375,48 @@ public sealed unsafe class CrashSimPmem : PmemRegion
 {
     private readonly CrashSimMedia _media;
     private readonly int _incarnation;
+    private readonly BatchedSync? _batch; // Medium.Pages: the engine's real batching, syncing into the model
 
     internal CrashSimPmem(CrashSimMedia media, int incarnation) : base(media.Base, media.Length)
     {
         _media = media;
         _incarnation = incarnation;
+        if (media.Kind == CrashSimMedia.Medium.Pages)
+            _batch = new BatchedSync("crash-sim", (ranges, count) => _media.Sync(_incarnation, ranges, count));
     }
 
-    public override string PersistMode => "crash-sim";
+    public override string PersistMode => _batch is null ? "crash-sim" : "crash-sim-pages";
 
     public override void Store(long offset, ReadOnlySpan<byte> source)
     {
         CheckRange(offset, source.Length);
         _media.Store(_incarnation, offset, source, false, 0);
+        _batch?.Mark(offset, source.Length);
     }
 
     public override void StoreZero(long offset, long length)
     {
         CheckRange(offset, length);
         _media.Store(_incarnation, offset, default, true, length);
+        _batch?.Mark(offset, length);
     }
 
-    public override void Fence() => _media.Fence(_incarnation);
+    public override void Fence()
+    {
+        if (_batch is null) _media.Fence(_incarnation);
+        else _batch.Commit(_batch.Staged);
+    }
+
+    public override void Stage()
+    {
+        if (_batch is null) _media.Fence(_incarnation);
+    }
+
+    public override long Staged => _batch?.Staged ?? 0;
+
+    public override void Commit(long upTo) => _batch?.Commit(upTo);
+
+    public override long Syncs => _batch?.Syncs ?? 0;
 
     public override void Dispose() { }
 }

@@ -6,11 +6,14 @@ namespace PCache.Engine.Pmem;
 /// A cache device mapped MAP_SHARED: a devdax character device, a file on a DAX filesystem
 /// (MAP_SYNC), a block device or a regular file. A file on tmpfs (/dev/shm) stands in for pmem on
 /// machines without it: its pages are the memory itself, so it gets the same store+fence path.
+/// Any other mapping (a file on a disk filesystem, an SSD) is non-DAX: stores are plain copies that
+/// dirty pages, made durable in batches by <see cref="BatchedSync"/> (msync of the dirty ranges).
 /// </summary>
 public sealed unsafe class MappedPmem : PmemRegion
 {
     private readonly int _fd;
     private readonly string _mode;
+    private readonly BatchedSync? _batch;
     private int _disposed;
 
     private MappedPmem(byte* baseAddress, long length, int fd, string mode, string path)
@@ -19,6 +22,7 @@ public sealed unsafe class MappedPmem : PmemRegion
         _fd = fd;
         _mode = mode;
         Path = path;
+        if (mode == "msync") _batch = new BatchedSync(path, SyncRanges);
     }
 
     public string Path { get; }
@@ -141,10 +145,10 @@ public sealed unsafe class MappedPmem : PmemRegion
         CheckRange(offset, source.Length);
         fixed (byte* src = source)
         {
-            if (_mode == "msync")
+            if (_batch is not null)
             {
                 Buffer.MemoryCopy(src, Base + offset, source.Length, source.Length);
-                Msync(offset, source.Length);
+                _batch.Mark(offset, source.Length);
             }
             else
             {
@@ -156,10 +160,10 @@ public sealed unsafe class MappedPmem : PmemRegion
     public override void StoreZero(long offset, long length)
     {
         CheckRange(offset, length);
-        if (_mode == "msync")
+        if (_batch is not null)
         {
             new Span<byte>(Base + offset, checked((int)length)).Clear();
-            Msync(offset, length);
+            _batch.Mark(offset, length);
         }
         else
         {
@@ -169,15 +173,33 @@ public sealed unsafe class MappedPmem : PmemRegion
 
     public override void Fence()
     {
-        if (_mode != "msync") NonTemporal.StoreFence();
+        if (_batch is not null) _batch.Commit(_batch.Staged);
+        else NonTemporal.StoreFence();
     }
 
-    private void Msync(long offset, long length)
+    public override void Stage()
     {
-        long start = offset & ~4095L;
-        long end = offset + length;
-        if (Libc.msync((IntPtr)(Base + start), (nuint)(end - start), Libc.MS_SYNC) != 0)
-            throw new IOException($"{Path}: msync failed: {Libc.LastError()}");
+        if (_batch is null) NonTemporal.StoreFence();
+    }
+
+    public override long Staged => _batch?.Staged ?? 0;
+
+    public override void Commit(long upTo) => _batch?.Commit(upTo);
+
+    public override long Syncs => _batch?.Syncs ?? 0;
+
+    /// <summary>One range: msync it. Several: one fdatasync, so the device flushes its cache once, not per range.</summary>
+    private void SyncRanges(DirtyRanges ranges, int count)
+    {
+        if (count == 1)
+        {
+            if (Libc.msync((IntPtr)(Base + ranges.Start(0)), (nuint)ranges.Length(0), Libc.MS_SYNC) != 0)
+                throw new IOException($"{Path}: msync failed: {Libc.LastError()}");
+        }
+        else if (Libc.fdatasync(_fd) != 0)
+        {
+            throw new IOException($"{Path}: fdatasync failed: {Libc.LastError()}");
+        }
     }
 
     public override void Dispose()
