@@ -210,4 +210,48 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
         RemoveBacking.Run(daemon.Client(), missing, 5555, force: false, passThru: false);
         Assert.Equal(5555, missing.SingleError(ErrorTranslator.BackingNotFoundId).Target);
     }
+
+    [Fact]
+    public void ForceAsksBeforeDiscardingTheDirtyDataOfABackingThatCannotBeReached()
+    {
+        var cache = daemon.NewCache();
+        Backing backing;
+        using (var disk = new FailingDisk(daemon.Box.Dir))
+        {
+            backing = daemon.NewBacking(cache, path: disk.DiskPath);
+            disk.Failing = true; // write-back cannot clean anything: the data stays dirty
+            Tools.WriteThroughNbd(backing, 1 << 20);
+            var stop = new RecordingSink();
+            CacheOperations.Stop(daemon.Client(), stop, cache.CacheId, force: true, passThru: false);
+            stop.AssertNoErrors();
+        } // the disk goes away with its nbdkit and nbdfuse
+
+        var start = new RecordingSink();
+        CacheOperations.Start(daemon.Client(), start, new CacheStartRequest(cache.Path));
+        start.AssertNoErrors();
+        var unreachable = Find(backing.BackingId);
+        Assert.Equal(BackingStates.Unavailable, unreachable.State);
+        Assert.True(unreachable.DirtyBytes > 0, "the dirty data must survive the restart");
+
+        // "No" at the prompt: nothing is discarded and the backing stays recorded.
+        var no = new RecordingSink { ContinueAnswer = false };
+        RemoveBacking.Run(daemon.Client(), no, backing.BackingId, force: true, passThru: true);
+        no.AssertNoErrors();
+        Assert.Contains("will be lost", Assert.Single(no.ShouldContinueCalls).Query);
+        Assert.Empty(no.Objects);
+        Assert.Equal(unreachable.DirtyBytes, Find(backing.BackingId).DirtyBytes);
+
+        var yes = new RecordingSink();
+        RemoveBacking.Run(daemon.Client(), yes, backing.BackingId, force: true, passThru: true);
+        yes.AssertNoErrors();
+        Assert.Single(yes.ShouldContinueCalls);
+        Assert.True(yes.Single<RemovedBacking>().DiscardedDirtyBytes > 0);
+    }
+
+    private Backing Find(int backingId)
+    {
+        var sink = new RecordingSink();
+        BackingOperations.Get(daemon.Client(), sink, [backingId], null, null);
+        return sink.Single<Backing>();
+    }
 }
