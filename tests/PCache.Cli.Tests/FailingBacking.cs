@@ -26,9 +26,9 @@ internal sealed class FailingBacking : IDisposable
         _nbdkit = Process.Start(Tools.StartInfo("nbdkit",
             ["-f", "-U", socket, "--filter=error", "memory", size, "error=EIO",
              .. ops.Select(o => $"error-{o}-rate=100%"), .. ops.Select(o => $"error-{o}-file={_trigger}")]))!;
-        WaitUntil(() => File.Exists(socket), _nbdkit, "nbdkit");
+        Tools.WaitUntilUp(() => File.Exists(socket), _nbdkit, "nbdkit");
         _nbdfuse = Process.Start(Tools.StartInfo("nbdfuse", [DiskPath, $"nbd+unix:///?socket={socket}"]))!;
-        WaitUntil(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
+        Tools.WaitUntilUp(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
     }
 
     public string MountDir { get; }
@@ -55,17 +55,6 @@ internal sealed class FailingBacking : IDisposable
         _nbdfuse = null;
         if (!_nbdkit.HasExited) _nbdkit.Kill();
         _nbdkit.WaitForExit();
-    }
-
-    private static void WaitUntil(Func<bool> condition, Process process, string name)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            if (process.HasExited) throw new InvalidOperationException($"{name} exited with code {process.ExitCode}: {process.StandardError.ReadToEnd()}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{name} did not come up");
-            Thread.Sleep(50);
-        }
     }
 
     public void Dispose()

@@ -33,9 +33,9 @@ internal sealed class FaultyBacking : IDisposable
             ["-f", "-U", socket, "--filter=pause", "--filter=delay", "--filter=error", "memory", size,
              $"pause-control={_pauseControl}", $"rdelay={readDelay}", $"wdelay={writeDelay}", "error=EIO",
              "error-rate=100%", $"error-file={_trigger}"]))!;
-        WaitUntil(() => File.Exists(socket) && File.Exists(_pauseControl), _nbdkit, "nbdkit");
+        Tools.WaitUntilUp(() => File.Exists(socket) && File.Exists(_pauseControl), _nbdkit, "nbdkit");
         _nbdfuse = Process.Start(Tools.StartInfo("nbdfuse", [DiskPath, $"nbd+unix:///?socket={socket}"]))!;
-        WaitUntil(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
+        Tools.WaitUntilUp(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
     }
 
     /// <summary>The regular file the daemon uses as its backing device.</summary>
@@ -65,17 +65,6 @@ internal sealed class FaultyBacking : IDisposable
         s.ReceiveTimeout = 60_000;
         var answer = new byte[1];
         Assert.True(s.Receive(answer) == 1 && answer[0] == (byte)reply, $"nbdkit's pause filter did not answer '{reply}'");
-    }
-
-    private static void WaitUntil(Func<bool> condition, Process process, string name)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            if (process.HasExited) throw new InvalidOperationException($"{name} exited with code {process.ExitCode}: {process.StandardError.ReadToEnd()}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{name} did not come up");
-            Thread.Sleep(50);
-        }
     }
 
     public void Dispose()

@@ -115,4 +115,16 @@ internal static partial class Tools
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int kill(int pid, int signal);
+
+    /// <summary>Waits (30 s at most) for a helper process to be up, failing at once if it exits first.</summary>
+    public static void WaitUntilUp(Func<bool> condition, Process process, string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            if (process.HasExited) throw new InvalidOperationException($"{name} exited with code {process.ExitCode}: {process.StandardError.ReadToEnd()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{name} did not come up");
+            Thread.Sleep(50);
+        }
+    }
 }
