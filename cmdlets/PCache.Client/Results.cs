@@ -166,6 +166,8 @@ public sealed class BackingStatistics
     public double OldestStuckSeconds { get; set; }
     /// <summary>The engine's counters by their stable snake_case names (read_requests, write_bytes...).</summary>
     public Dictionary<string, long> Counters { get; set; } = [];
+    /// <summary>Latency per operation (read, write, flush, trim, write_zeroes), receipt to reply over NBD.</summary>
+    public Dictionary<string, LatencySummary> Latency { get; set; } = [];
 }
 
 /// <summary>stat's answer.</summary>

@@ -28,6 +28,9 @@ internal sealed class NbdRequest
     public ulong Offset;
     public uint Length;
 
+    /// <summary>Stopwatch timestamp of the moment the request was in (header and payload), for <see cref="IRequestTiming"/>.</summary>
+    public long ReceivedAt;
+
     /// <summary>Set by <see cref="RentBuffer"/>; the request's data starts at <see cref="DataOffset"/>.</summary>
     public byte[]? Buffer;
 

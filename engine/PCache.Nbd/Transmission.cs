@@ -28,6 +28,7 @@ internal sealed class Transmission
     private readonly Action<string> log;
     private readonly ReplyWriter writer;
     private readonly RequestWorkers workers;
+    private readonly IRequestTiming? timing;
 
     private readonly InFlightRequests inFlight;
     private readonly ReceiveBuffer input;
@@ -55,6 +56,7 @@ internal sealed class Transmission
         this.socket = socket;
         this.session = session;
         export = session.Export;
+        timing = export as IRequestTiming;
         this.options = options;
         this.stopping = stopping;
         this.log = log;
@@ -214,6 +216,7 @@ internal sealed class Transmission
                     return true;
                 }
             }
+            request.ReceivedAt = Stopwatch.GetTimestamp();
 
             if (Volatile.Read(ref averageTicks) < InlineLimit)
             {
@@ -295,6 +298,7 @@ internal sealed class Transmission
             writer.SendBlockStatus(request.Cookie, NbdWire.BaseAllocationId, request.Extents.AsSpan(0, extents), defer);
         else
             writer.SendSimple(request.Cookie, NbdErrno.None, defer);
+        timing?.Answered((RequestKind)request.Command, request.ReceivedAt);
         inFlight.Release(request);
         return stillReading;
     }

@@ -8,6 +8,9 @@ namespace PCache;
 /// </summary>
 public sealed class Stat
 {
+    /// <summary>The operations whose latency percentiles are properties ({Op}P50Microseconds...), as stat names them.</summary>
+    public static IReadOnlyList<string> LatencyOps { get; } = ["read", "write", "flush", "trim", "write_zeroes"];
+
     /// <summary>The engine's counter names, in the order of the properties that carry them.</summary>
     public static IReadOnlyList<string> CounterNames { get; } =
     [
@@ -98,6 +101,23 @@ public sealed class Stat
     public long WriterWaits { get; init; }
     public long BackingReadErrors { get; init; }
 
+    // Latency from an NBD request's receipt to its reply, per operation, in microseconds (0 before the first request).
+    public double ReadP50Microseconds { get; init; }
+    public double ReadP99Microseconds { get; init; }
+    public double ReadP999Microseconds { get; init; }
+    public double WriteP50Microseconds { get; init; }
+    public double WriteP99Microseconds { get; init; }
+    public double WriteP999Microseconds { get; init; }
+    public double FlushP50Microseconds { get; init; }
+    public double FlushP99Microseconds { get; init; }
+    public double FlushP999Microseconds { get; init; }
+    public double TrimP50Microseconds { get; init; }
+    public double TrimP99Microseconds { get; init; }
+    public double TrimP999Microseconds { get; init; }
+    public double WriteZeroesP50Microseconds { get; init; }
+    public double WriteZeroesP99Microseconds { get; init; }
+    public double WriteZeroesP999Microseconds { get; init; }
+
     public string SocketPath { get; init; } = "";
 
     public override string ToString() => $"backing {BackingId} statistics at {Timestamp:O}";
@@ -105,6 +125,7 @@ public sealed class Stat
     internal static Stat From(BackingStatistics s, DateTimeOffset timestamp, string socketPath)
     {
         long C(string name) => s.Counters.GetValueOrDefault(name);
+        LatencySummary L(string op) => s.Latency.GetValueOrDefault(op) ?? new LatencySummary();
         return new Stat
         {
             Timestamp = timestamp,
@@ -159,6 +180,21 @@ public sealed class Stat
             StaleKeysPurged = C("stale_keys_purged"),
             WriterWaits = C("writer_waits"),
             BackingReadErrors = C("backing_read_errors"),
+            ReadP50Microseconds = L("read").P50Microseconds,
+            ReadP99Microseconds = L("read").P99Microseconds,
+            ReadP999Microseconds = L("read").P999Microseconds,
+            WriteP50Microseconds = L("write").P50Microseconds,
+            WriteP99Microseconds = L("write").P99Microseconds,
+            WriteP999Microseconds = L("write").P999Microseconds,
+            FlushP50Microseconds = L("flush").P50Microseconds,
+            FlushP99Microseconds = L("flush").P99Microseconds,
+            FlushP999Microseconds = L("flush").P999Microseconds,
+            TrimP50Microseconds = L("trim").P50Microseconds,
+            TrimP99Microseconds = L("trim").P99Microseconds,
+            TrimP999Microseconds = L("trim").P999Microseconds,
+            WriteZeroesP50Microseconds = L("write_zeroes").P50Microseconds,
+            WriteZeroesP99Microseconds = L("write_zeroes").P99Microseconds,
+            WriteZeroesP999Microseconds = L("write_zeroes").P999Microseconds,
             SocketPath = socketPath,
         };
     }

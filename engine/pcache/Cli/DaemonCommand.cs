@@ -9,7 +9,7 @@ internal static class DaemonCommand
         try
         {
             options = DaemonOptions.Resolve(a.Text("socket"), a.Text("nbd-socket"), a.Text("nbd-listen"), a.Text("config"), a.Text("group"), a.Text("socket-mode"),
-                a.Int("stop-timeout"), a.Int("stuck-after"));
+                a.Int("stop-timeout"), a.Int("stuck-after"), a.Text("metrics-listen"));
         }
         catch (DaemonStartException e)
         {

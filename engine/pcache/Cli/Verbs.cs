@@ -24,6 +24,7 @@ internal static class Verbs
             new("socket-mode", OptionKind.Text, "octal mode of both sockets (default 0660)", Value: "MODE"),
             new("stop-timeout", OptionKind.Integer, "on a stop, wait this long for NBD clients and requests in flight before failing them (default 30)", Min: 1, Max: 3600, Value: "SECONDS"),
             new("stuck-after", OptionKind.Integer, "a request waiting longer is logged and counted as stuck in stat (default 10)", Min: 1, Max: 3600, Value: "SECONDS"),
+            new("metrics-listen", OptionKind.Text, "serve OpenMetrics/Prometheus text at http://ADDRESS/metrics: HOST:PORT or unix:/PATH (default: off)", Value: "ADDRESS"),
         ], TalksToDaemon: false),
         new("demo", "start a private daemon on a 1 GiB emulated pmem file and a sparse backing file, and show live statistics",
         [

@@ -30,6 +30,9 @@ internal sealed class DaemonConfig
     /// <summary>Seconds after which a request is logged and counted as stuck (default 10).</summary>
     public int? StuckAfter { get; set; }
 
+    /// <summary>Serve OpenMetrics/Prometheus text at http://ADDRESS/metrics: "127.0.0.1:9479" or "unix:/run/pcache/metrics.sock" (default: off).</summary>
+    public string? MetricsListen { get; set; }
+
     public List<CacheConfig> Caches { get; set; } = [];
 
     public static DaemonConfig Load(string path)

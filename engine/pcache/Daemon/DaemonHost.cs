@@ -18,6 +18,7 @@ internal sealed class DaemonHost(DaemonOptions options)
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private NbdServer? _nbd;
     private ControlServer? _control;
+    private Metrics.MetricsServer? _metrics;
 
     public static string Version { get; } =
         typeof(DaemonHost).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -72,6 +73,8 @@ internal sealed class DaemonHost(DaemonOptions options)
             {
                 throw new DaemonStartException($"cannot listen on {Options.SocketPath}: {e.Message}");
             }
+
+            if (Options.MetricsListen is { } metricsAt) _metrics = StartMetrics(metricsAt, caches);
 
             await BringUpAsync(caches, stop).ConfigureAwait(false);
             string summary = $"{caches.CacheCount} cache(s), {caches.BackingCount} backing(s); control {Options.SocketPath}, NBD {Options.NbdSocketPath}";
@@ -175,6 +178,8 @@ internal sealed class DaemonHost(DaemonOptions options)
         if (_control is null && _nbd is null) return;
         SystemdNotifier.Stopping("stopping: closing exports and persisting caches");
         Log.Info("stopping: refusing control requests, closing NBD exports");
+        if (_metrics is not null) await _metrics.StopAsync().ConfigureAwait(false);
+        _metrics = null;
         if (_control is not null) await _control.StopAsync().ConfigureAwait(false);
         Log.Debug("control socket closed");
         if (_nbd is not null)
@@ -194,6 +199,24 @@ internal sealed class DaemonHost(DaemonOptions options)
         Log.Notice("stopped");
         _control = null;
         _nbd = null;
+    }
+
+    /// <summary>The OpenMetrics/Prometheus endpoint (off unless --metrics-listen or metrics_listen says where).</summary>
+    private Metrics.MetricsServer StartMetrics(Metrics.MetricsListen at, CacheHost caches)
+    {
+        var server = new Metrics.MetricsServer(at, openMetrics => Metrics.MetricsText.Render(caches.Census(),
+            new Metrics.DaemonFigures(_started.ToUnixTimeMilliseconds() / 1000.0, _nbd?.ConnectionCount ?? 0, _control?.ConnectionCount ?? 0), openMetrics),
+            Options.SocketMode, Options.GroupId);
+        try
+        {
+            server.Start();
+        }
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
+        {
+            throw new DaemonStartException($"cannot serve metrics on {at}: {e.Message}");
+        }
+        Log.Info($"metrics: serving GET /metrics on {server.BoundAddress}");
+        return server;
     }
 
     private DaemonStatus Status() => new()

@@ -35,8 +35,11 @@ internal sealed class DaemonOptions
     /// <summary>A request inside the engine for longer than this is logged once and counted as stuck.</summary>
     public TimeSpan StuckAfter { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The OpenMetrics/Prometheus endpoint's address; null (the default) serves none.</summary>
+    public Metrics.MetricsListen? MetricsListen { get; init; }
+
     public static DaemonOptions Resolve(string? socket, string? nbdSocket, string? nbdListen, string? configPath, string? group, string? socketMode,
-        int? stopTimeout = null, int? stuckAfter = null)
+        int? stopTimeout = null, int? stuckAfter = null, string? metricsListen = null)
     {
         var config = configPath is null ? new DaemonConfig() : DaemonConfig.Load(configPath);
         string socketPath = Path.GetFullPath(socket ?? config.Socket ?? SocketLocation.Resolve().Path);
@@ -67,21 +70,22 @@ internal sealed class DaemonOptions
             SocketMode = (socketMode ?? config.SocketMode) is { } mode ? ParseMode(mode) : DefaultSocketMode,
             StopTimeout = TimeSpan.FromSeconds(Seconds(stopTimeout ?? config.StopTimeout, "stop_timeout") ?? 30),
             StuckAfter = TimeSpan.FromSeconds(Seconds(stuckAfter ?? config.StuckAfter, "stuck_after") ?? 10),
+            MetricsListen = (metricsListen ?? config.MetricsListen) is { } metrics ? Metrics.MetricsListen.Parse(metrics) : null,
         };
     }
 
     /// <summary>"127.0.0.1:10809", "[::1]:10809", "localhost:10809", ":10809" or "10809" (loopback).</summary>
-    public static IPEndPoint ParseListen(string text)
+    public static IPEndPoint ParseListen(string text, string option = "--nbd-listen", string example = "127.0.0.1:10809")
     {
         string s = text.Trim();
         int colon = s.LastIndexOf(':');
         string host = colon < 0 ? "" : s[..colon].Trim('[', ']');
         string port = colon < 0 ? s : s[(colon + 1)..];
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int p) || p is < 0 or > 65535)
-            throw new DaemonStartException($"--nbd-listen '{text}': expected HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:10809)");
+            throw new DaemonStartException($"{option} '{text}': expected HOST:PORT with a port from 0 to 65535 (e.g. {example})");
         if (host is "" or "localhost") return new IPEndPoint(IPAddress.Loopback, p);
         if (!IPAddress.TryParse(host, out var address))
-            throw new DaemonStartException($"--nbd-listen '{text}': '{host}' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0 or an interface address)");
+            throw new DaemonStartException($"{option} '{text}': '{host}' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0 or an interface address)");
         return new IPEndPoint(address, p);
     }
 

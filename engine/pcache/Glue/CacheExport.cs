@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PCache.Engine.Cache;
@@ -8,10 +9,13 @@ namespace PCache.Daemon.Glue;
 /// <summary>
 /// One cached backing as an NBD export. This sits on the data path: every call goes straight to
 /// the engine, with failures translated in exception filters so the success path allocates nothing.
+/// The NBD server reports each answered request back, and its latency (receipt to reply) goes into
+/// the backing's histograms.
 /// </summary>
-internal sealed class CacheExport : IBlockExport
+internal sealed class CacheExport : IBlockExport, IRequestTiming
 {
     private readonly BackingCache _cache;
+    private readonly RequestLatencies _latencies;
 
     static CacheExport()
     {
@@ -20,10 +24,11 @@ internal sealed class CacheExport : IBlockExport
             throw new InvalidOperationException("NBD and engine extent layouts differ");
     }
 
-    public CacheExport(string name, BackingCache cache)
+    public CacheExport(string name, BackingCache cache, RequestLatencies latencies)
     {
         Name = name;
         _cache = cache;
+        _latencies = latencies;
         Description = cache.Path;
         Size = cache.Size;
     }
@@ -79,5 +84,19 @@ internal sealed class CacheExport : IBlockExport
     {
         try { return _cache.BlockStatus(offset, length, MemoryMarshal.Cast<BlockExtent, Extent>(extents)); }
         catch (Exception e) when (e is not BlockIOException) { throw ExportErrors.ToNbd(e, Name, "block-status", offset); }
+    }
+
+    public void Answered(RequestKind kind, long receivedTimestamp)
+    {
+        var op = kind switch
+        {
+            RequestKind.Read => LatencyOp.Read,
+            RequestKind.Write => LatencyOp.Write,
+            RequestKind.Flush => LatencyOp.Flush,
+            RequestKind.Trim => LatencyOp.Trim,
+            RequestKind.WriteZeroes => LatencyOp.WriteZeroes,
+            _ => (LatencyOp)(-1),
+        };
+        if (op >= 0) _latencies.RecordTicks(op, Stopwatch.GetTimestamp() - receivedTimestamp);
     }
 }

@@ -576,9 +576,19 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
             var selected = backingId is { } id ? [FindBacking(id)] : _caches.Values.SelectMany(c => c.Backings.Values).ToList();
             var stats = selected.Select(b => Views.Statistics(b, StuckAfter)).ToList();
             if (reset)
-                foreach (var b in selected) b.Running?.Stats.Reset();
+                foreach (var b in selected)
+                {
+                    b.Running?.Stats.Reset();
+                    b.Latencies.Reset();
+                }
             return stats;
         }
+    }
+
+    /// <summary>Every cache and backing with their figures, for the metrics endpoint.</summary>
+    public MetricsCensus Census()
+    {
+        lock (_gate) return MetricsCensus.Take(_caches.Values, StuckAfter);
     }
 
     /// <summary>Log each request that became stuck since the last look, once (with the backing's count and oldest age).</summary>

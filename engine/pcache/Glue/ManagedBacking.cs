@@ -35,6 +35,9 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
 
     public CacheExport? Export { get; set; }
 
+    /// <summary>Request latencies per operation, kept across re-attaches for as long as the daemon knows the backing.</summary>
+    public RequestLatencies Latencies { get; } = new();
+
     /// <summary>For a backing kept aside: its status from a one-off replay (dirty bytes, used segments).</summary>
     public CacheStatus? OfflineStatus { get; set; }
 
@@ -50,7 +53,7 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
         Device = device;
         Running = running;
         Info = running.Info;
-        Export = new CacheExport(ExportName, running);
+        Export = new CacheExport(ExportName, running, Latencies);
         State = BackingStates.Running;
         Error = null;
         OfflineStatus = null;

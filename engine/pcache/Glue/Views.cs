@@ -102,6 +102,7 @@ internal static class Views
             StuckRequests = requests.Stuck,
             OldestStuckSeconds = Math.Round(requests.OldestSeconds, 3),
             Counters = counters,
+            Latency = LatencyView.Summaries(backing.Latencies),
         };
     }
 }
