@@ -68,6 +68,8 @@ $BuildPackages = @('clang', 'zlib1g-dev')
 $ToolPackages = @('nbdkit', 'libnbd-bin', 'python3-libnbd', 'qemu-utils', 'fio', 'fuse3', 'e2fsprogs', 'ansible-core')
 # Ceph for the RBD backing tests and bench remote, installed without recommends.
 $CephPackages = @('ceph-mon', 'ceph-osd', 'ceph-mgr', 'ceph-common', 'librbd1', 'librados2')
+# Prometheus' promtool lints the daemon's metrics endpoint in the tests.
+$MetricsPackages = @('prometheus', 'curl')
 
 function Write-Step([string] $Text) {
     Write-Host "==> $Text"
@@ -235,6 +237,7 @@ function Invoke-TestTask {
     $started = Get-Date
     Install-MissingPackage ($BuildPackages + $ToolPackages)
     Install-MissingPackage $CephPackages -NoRecommends
+    Install-MissingPackage $MetricsPackages -NoRecommends
     Invoke-BuildTask
     $results = Join-Path $Out 'test-results'
     if (Test-Path -LiteralPath $results) { Remove-Item -LiteralPath $results -Recurse -Force }

@@ -21,6 +21,8 @@ TOOL_PKGS=(nbdkit libnbd-bin python3-libnbd qemu-utils fio fuse3 e2fsprogs ansib
 # A real single-host Ceph cluster for the RBD backing tests and `bench remote`, and librbd itself
 # (installed without recommends: the daemons and the rbd tool are all that is needed).
 CEPH_PKGS=(ceph-mon ceph-osd ceph-mgr ceph-common librbd1 librados2)
+# Prometheus' promtool lints the daemon's metrics endpoint in the tests, curl scrapes it (without recommends: no node exporter).
+METRICS_PKGS=(prometheus curl)
 
 usage() {
     cat <<'EOF'
@@ -223,6 +225,7 @@ task_test() {
     local t0=$SECONDS rc=0 results="$OUT/test-results"
     ensure_packages "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"
     ensure_packages --no-install-recommends "${CEPH_PKGS[@]}"
+    ensure_packages --no-install-recommends "${METRICS_PKGS[@]}"
     task_build
     rm -rf "$results"
     mkdir -p "$results"

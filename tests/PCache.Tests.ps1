@@ -414,6 +414,18 @@ Describe 'Caches, backings and statistics' {
         (Get-PCacheStat -BackingId $script:backing2.BackingId).ReadRequests | Should -Be 0
     }
 
+    It 'Get-PCacheStat shows latency percentiles per operation after NBD reads, and Clear-PCacheStat clears them' {
+        & /usr/bin/python3 -m nbd -u $script:backing1.Uri -c 'for i in range(32): h.pread(4096, i * 4096)'
+        $s = Get-PCacheStat -BackingId $script:backing1.BackingId
+        $s.ReadP50Microseconds | Should -BeOfType [double]
+        $s.ReadP50Microseconds | Should -BeGreaterThan 0
+        $s.ReadP99Microseconds | Should -BeGreaterOrEqual $s.ReadP50Microseconds
+        $s.ReadP999Microseconds | Should -BeGreaterOrEqual $s.ReadP99Microseconds
+        ($s | Format-List -View StatList | Out-String) | Should -Match 'ReadLatency\s*: p50 [0-9.]+ us, p99 [0-9.]+ us, p99\.9 [0-9.]+ us'
+        Clear-PCacheStat -BackingId $script:backing1.BackingId -Confirm:$false
+        (Get-PCacheStat -BackingId $script:backing1.BackingId).ReadP99Microseconds | Should -Be 0
+    }
+
     It 'Get-PCacheBacking | Stop-PCacheCache does not stop the backing''s cache' {
         { Get-PCacheBacking -BackingId $script:backing1.BackingId | Stop-PCacheCache -Force -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'InputObject*,PCache.Commands.StopPCacheCacheCommand'

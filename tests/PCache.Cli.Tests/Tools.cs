@@ -26,7 +26,7 @@ internal static partial class Tools
         foreach (var dir in SearchPath.Split(':'))
             if (dir.Length > 0 && File.Exists(Path.Combine(dir, tool))) return Path.Combine(dir, tool);
         throw new InvalidOperationException(
-            $"required tool '{tool}' is not installed (the CLI tests need libnbd-bin, python3-libnbd, qemu-utils, nbdkit, fuse3, e2fsprogs and util-linux)");
+            $"required tool '{tool}' is not installed (the CLI tests need libnbd-bin, python3-libnbd, qemu-utils, nbdkit, fuse3, e2fsprogs, util-linux, fio, curl and prometheus)");
     }
 
     public static ProcessStartInfo StartInfo(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null)

@@ -37,6 +37,39 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
     }
 
     [Fact]
+    public async Task LatencyPercentilesOfEveryOperationAreDoublePropertiesThatFollowTheDaemonAndClearResetsThem()
+    {
+        var backing = daemon.NewBacking(daemon.NewCache());
+        var raw = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        Assert.Equal(raw.Latency.Keys.Order(), Stat.LatencyOps.Order());
+        Assert.All(raw.Latency.Values, l => Assert.Equal(0, l.Count));
+
+        Tools.WriteThroughNbd(backing, 1 << 20);
+        Tools.ReadThroughNbd(backing, 1 << 20);
+        var sink = new RecordingSink();
+        StatOperations.Get(daemon.Client(), sink, backing.BackingId);
+        var stat = sink.Single<Stat>();
+        var fresh = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        foreach (string op in Stat.LatencyOps)
+        {
+            string pascal = string.Concat(op.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+            foreach (var (suffix, value) in new[] { ("P50", fresh.Latency[op].P50Microseconds), ("P99", fresh.Latency[op].P99Microseconds), ("P999", fresh.Latency[op].P999Microseconds) })
+            {
+                var property = typeof(Stat).GetProperty($"{pascal}{suffix}Microseconds", BindingFlags.Public | BindingFlags.Instance);
+                Assert.True(property is not null && property.PropertyType == typeof(double), $"{op} has no double property {pascal}{suffix}Microseconds");
+                Assert.Equal(value, (double)property.GetValue(stat)!);
+            }
+        }
+        Assert.True(fresh.Latency["write"].Count > 0 && fresh.Latency["read"].Count > 0, "no latency recorded for nbdcopy and qemu-io");
+        Assert.InRange(stat.WriteP50Microseconds, 0.001, stat.WriteP99Microseconds);
+        Assert.InRange(stat.ReadP99Microseconds, stat.ReadP50Microseconds, stat.ReadP999Microseconds);
+
+        StatOperations.Clear(daemon.Client(), new RecordingSink(), backing.BackingId, passThru: false);
+        var cleared = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        Assert.All(cleared.Latency.Values, l => Assert.Equal(0, l.Count));
+    }
+
+    [Fact]
     public void WithoutAnIdEveryBackingIsReportedAndAMissingIdIsNotFound()
     {
         var a = daemon.NewBacking(daemon.NewCache());

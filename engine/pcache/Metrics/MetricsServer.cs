@@ -190,6 +190,15 @@ internal sealed class MetricsServer(MetricsListen listen, Func<bool, string> ren
             await SendAllAsync(socket, header, limit.Token).ConfigureAwait(false);
             if (!head) await SendAllAsync(socket, content, limit.Token).ConfigureAwait(false);
             socket.Shutdown(SocketShutdown.Send);
+            // Closing with unread input makes the kernel send a reset, which can destroy the reply before the
+            // client reads it (a refused oversized head): read and drop what the client still sends until it closes.
+            var sink = new byte[4096];
+            for (int total = 0; total < 1 << 20;)
+            {
+                int n = await socket.ReceiveAsync(sink, SocketFlags.None, limit.Token).ConfigureAwait(false);
+                if (n == 0) break;
+                total += n;
+            }
         }
         catch (OperationCanceledException)
         {
