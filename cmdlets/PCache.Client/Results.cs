@@ -130,6 +130,10 @@ public sealed class DaemonStatus
     public int Backings { get; set; }
     public int NbdConnections { get; set; }
     public int ControlConnections { get; set; }
+    /// <summary>Bytes the daemon's managed heap has handed out since it started (the benchmark divides the difference by requests served).</summary>
+    public long AllocatedBytes { get; set; }
+    /// <summary>Garbage collections since the daemon started (of any generation).</summary>
+    public int GcCollections { get; set; }
 }
 
 /// <summary>Statistics of one backing: its state, the engine's status and counters.</summary>

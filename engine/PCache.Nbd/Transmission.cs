@@ -86,6 +86,9 @@ internal sealed class Transmission
         }
     }
 
+    /// <summary>The reading thread is running a request itself right now.</summary>
+    public bool RunningInline => (Volatile.Read(ref readerState) & 1) != 0;
+
     /// <summary>Called by the watchdog: if the reader has been running one request for too long, read on another thread.</summary>
     public void RescueStalledReader(long now)
     {
@@ -285,7 +288,10 @@ internal sealed class Transmission
             log($"export {export.Name}: {request.Command} at {request.Offset} failed: {e.Message}");
             error = NbdErrno.EIO;
         }
-        long took = Stopwatch.GetTimestamp() - started;
+        // A sample counts at most twice the inline limit: one request that was merely preempted (a busy
+        // machine) must not send the next dozen through a thread hand-off each, while a run of requests
+        // that really wait (I/O) still moves them to the workers within a few.
+        long took = Math.Min(Stopwatch.GetTimestamp() - started, 2 * InlineLimit);
         Volatile.Write(ref averageTicks, averageTicks + (took - averageTicks) / 8);
         bool stillReading = runningInline < 0
             || Interlocked.CompareExchange(ref readerState, runningInline - 1, runningInline) == runningInline;

@@ -16,7 +16,14 @@ internal sealed class GarbageCollector : Worker
     private int _sweepTree;
     private int _freedSinceSweep;
 
-    public GarbageCollector(BackingCache cache) : base($"pcache{cache.Id}-gc") => _cache = cache;
+    public GarbageCollector(BackingCache cache) : base($"pcache{cache.Id}-gc")
+    {
+        _cache = cache;
+        // One delegate for the cache's life: a lambda capturing the pool per sweep would be garbage on every pass.
+        _stale = node => node.HasData && (uint)cache.Pool.Generation(node.Segment) != node.Gen;
+    }
+
+    private readonly Func<KeyNode, bool> _stale;
 
     protected override int Step()
     {
@@ -65,11 +72,10 @@ internal sealed class GarbageCollector : Worker
         long at = pool.DataOffset(tail.Segment) + tail.Offset;
         var room = _cache.Pmem.Span(at, pool.DataSize - (int)tail.Offset);
         var kind = Kset.Inspect(room, out int n, out uint next);
-        string where = $"backing {_cache.Id} kset {tail}";
-        if (kind == Kset.Kind.Invalid) throw new MediaException(where, at, "is invalid although it lies before dirty_tail");
+        if (kind == Kset.Kind.Invalid) throw new MediaException(Where(tail), at, "is invalid although it lies before dirty_tail");
         if (kind == Kset.Kind.Last)
         {
-            if (next >= pool.Count) throw new MediaException(where, at, $"LAST kset names segment {next}");
+            if (next >= pool.Count) throw new MediaException(Where(tail), at, $"LAST kset names segment {next}");
             // Persist the new tail before the old log segment can be reused.
             _cache.Tails.SetKeyTail(new LogPosition(next, 0));
             pool.Release(tail.Segment);
@@ -108,7 +114,6 @@ internal sealed class GarbageCollector : Worker
     /// <summary>Purge index nodes that point into reclaimed segments, a few per lock hold.</summary>
     private void Sweep()
     {
-        var pool = _cache.Pool;
         int budget = 8;
         while (budget-- > 0 && !Stopping)
         {
@@ -129,7 +134,7 @@ internal sealed class GarbageCollector : Worker
             int removed;
             try
             {
-                removed = tree.Purge(node => node.HasData && (uint)pool.Generation(node.Segment) != node.Gen, int.MaxValue);
+                removed = tree.Purge(_stale, int.MaxValue);
             }
             finally
             {
@@ -138,4 +143,7 @@ internal sealed class GarbageCollector : Worker
             if (removed > 0) _cache.Stats.Add(Counter.StaleKeysPurged, removed);
         }
     }
+
+    // Built only when a kset turns out bad: this runs once per kset, and a string each time is garbage per request.
+    private string Where(LogPosition tail) => $"backing {_cache.Id} kset {tail}";
 }

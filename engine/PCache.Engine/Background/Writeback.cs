@@ -62,12 +62,11 @@ internal sealed class Writeback : Worker
         long at = pool.DataOffset(tail.Segment) + tail.Offset;
         var room = _cache.Pmem.Span(at, pool.DataSize - (int)tail.Offset);
         var kind = Kset.Inspect(room, out int n, out uint next);
-        string where = $"backing {_cache.Id} kset {tail}";
         if (kind == Kset.Kind.Invalid)
-            throw new MediaException(where, at, "is invalid although it lies before key_head");
+            throw new MediaException(Where(tail), at, "is invalid although it lies before key_head");
         if (kind == Kset.Kind.Last)
         {
-            if (next >= pool.Count) throw new MediaException(where, at, $"LAST kset names segment {next}");
+            if (next >= pool.Count) throw new MediaException(Where(tail), at, $"LAST kset names segment {next}");
             _cache.Tails.SetDirtyTail(new LogPosition(next, 0));
             return;
         }
@@ -89,7 +88,7 @@ internal sealed class Writeback : Worker
             }
             long pmem = pool.DataOffset(key.Segment) + key.SegmentOffset;
             if (_cache.DataCrc && Crc.OfData(_cache.Pmem.Span(pmem, (int)key.Length), key.Offset) != key.DataCrc)
-                throw new MediaException($"{where} key {i} data", pmem, $"data CRC mismatch for backing range {key.Offset}+{key.Length}");
+                throw new MediaException($"{Where(tail)} key {i} data", pmem, $"data CRC mismatch for backing range {key.Offset}+{key.Length}");
             if (runLength > 0 && runOffset + runLength == key.Offset && runPmem + runLength == pmem && runLength + key.Length <= (8 << 20))
             {
                 runLength += key.Length;
@@ -119,4 +118,7 @@ internal sealed class Writeback : Worker
         _cache.Device.Write(offset, new ReadOnlySpan<byte>(_cache.Pmem.Base + pmem, (int)length));
         length = 0;
     }
+
+    // Built only when a kset turns out bad: this runs once per kset, and a string each time is garbage per request.
+    private string Where(LogPosition tail) => $"backing {_cache.Id} kset {tail}";
 }

@@ -234,6 +234,8 @@ internal sealed class DaemonHost(DaemonOptions options)
         Backings = Caches?.BackingCount ?? 0,
         NbdConnections = _nbd?.ConnectionCount ?? 0,
         ControlConnections = _control?.ConnectionCount ?? 0,
+        AllocatedBytes = GC.GetTotalAllocatedBytes(precise: true),
+        GcCollections = GC.CollectionCount(0),   // every collection includes generation 0
     };
 
     /// <summary>systemd's RuntimeDirectory= makes /run/pcache; run by hand, the daemon makes it (0755: the sockets' own modes guard them).</summary>
