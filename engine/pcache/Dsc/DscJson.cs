@@ -40,6 +40,9 @@ internal sealed class BackingInstance
     public int? GcPercent { get; set; }
     public int? Queues { get; set; }
     public bool? PersistOnWrite { get; set; }
+    public int? WritebackWatermark { get; set; }
+    public int? WritebackMaxAge { get; set; }
+    public long? WritebackRate { get; set; }
     public string? Socket { get; set; }
     public int? BackingId { get; set; }
     public string? State { get; set; }

@@ -292,6 +292,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
         int gc = args.GcPercent ?? BackingInfo.GcPercentDefault;
         if (gc < BackingInfo.GcPercentMin || gc > BackingInfo.GcPercentMax)
             throw ControlException.Invalid($"--gc-percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}, not {gc}", "gc_percent");
+        var pacing = PacingArgs.Apply(WritebackPacing.Default, args.WritebackWatermark, args.WritebackMaxAge, args.WritebackRate);
         int queues = args.Queues ?? 1;
         if (queues < MinQueues || queues > MaxQueues)
             throw ControlException.Invalid($"--queues must be {MinQueues}..{MaxQueues}, not {queues}", "queues");
@@ -351,6 +352,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
                         PersistOnWrite = args.PersistOnWrite,
                         DataCrc = cache.DataCrc,
                         Fingerprint = identity.Fingerprint,
+                        Pacing = pacing,
                     }, device);
                 }
                 catch (ArgumentException e)
@@ -540,11 +542,18 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
             var backing = FindBacking(args.BackingId);
             if (backing.Running is not { } running || backing.Busy)
                 throw ControlException.Conflict($"backing {backing.Id} is {backing.State}; only a running backing can be changed", $"backing {backing.Id}");
+            var pacing = PacingArgs.Apply(running.Pacing, args.WritebackWatermark, args.WritebackMaxAge, args.WritebackRate);
             if (args.GcPercent is { } percent)
             {
                 running.SetGcPercent(percent);
                 backing.Info = running.Info;
                 Log.Notice($"backing {backing.Id}: gc_percent set to {percent}");
+            }
+            if (pacing != running.Pacing)
+            {
+                running.SetPacing(pacing);
+                backing.Info = running.Info;
+                Log.Notice($"backing {backing.Id}: write-back pacing set to {PacingArgs.Describe(pacing)}");
             }
             return Views.Backing(backing, Exports);
         }

@@ -58,6 +58,9 @@ internal static class Views
             PersistOnWrite = info.PersistOnWrite,
             NbdTcp = exported ? exports.TcpUri(backing.ExportName) : null,
             NbdClients = exports.Server.ConnectionCountFor(backing.ExportName),
+            WritebackWatermark = info.Pacing.WatermarkPercent,
+            WritebackMaxAge = info.Pacing.MaxAgeSeconds,
+            WritebackRate = info.Pacing.RateBytesPerSecond,
         };
     }
 
@@ -102,6 +105,13 @@ internal static class Views
             StuckRequests = requests.Stuck,
             OldestStuckSeconds = Math.Round(requests.OldestSeconds, 3),
             Counters = counters,
+            WritebackState = backing.Running is null ? "stopped" : s.Pacing.State,
+            DirtyPercent = s.Pacing.DirtyPercent,
+            WritebackWatermark = backing.Info.Pacing.WatermarkPercent,
+            WritebackMaxAge = backing.Info.Pacing.MaxAgeSeconds,
+            WritebackRate = backing.Info.Pacing.RateBytesPerSecond,
+            OldestDirtySeconds = backing.Running is null ? 0 : s.Pacing.OldestDirtySeconds,
+            WritebackBytesPerSecond = backing.Running is null ? 0 : s.Pacing.Rate,
         };
     }
 }
