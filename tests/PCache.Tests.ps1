@@ -380,6 +380,34 @@ Describe 'Caches, backings and statistics' {
         (Set-PCacheBacking -BackingId $script:backing1.BackingId -GcPercent 55 -PassThru -Confirm:$false).GcPercent | Should -Be 55
     }
 
+    It 'Set-PCacheBacking changes write-back pacing, -WhatIf changes nothing, and Get-PCacheStat shows what pacing does' {
+        $id = $script:backing1.BackingId
+        Set-PCacheBacking -BackingId $id -WritebackWatermark 10 -WhatIf
+        (Get-PCacheBacking -BackingId $id).WritebackWatermark | Should -Be 50
+        $b = Set-PCacheBacking -BackingId $id -WritebackWatermark 10 -WritebackMaxAge 60 -WritebackRate 64MB -PassThru -Confirm:$false
+        $b.WritebackWatermark | Should -Be 10
+        $b.WritebackMaxAge | Should -Be 60
+        $b.WritebackRate | Should -Be 64MB
+        $b.GcPercent | Should -Be 55
+        ($b | Format-List | Out-String) | Should -Match 'watermark 10 %, max age 60 s, rate 64 MiB/s'
+        $s = Get-PCacheStat -BackingId $id
+        $s.WritebackWatermark | Should -Be 10
+        $s.WritebackState | Should -BeIn 'idle', 'waiting-busy', 'running-idle', 'running-age', 'running-watermark', 'running-space', 'draining', 'rate-limited'
+        $s.DirtyPercent | Should -BeOfType [double]
+        $s.WritebackBusyWaitMs | Should -BeOfType [long]
+        ($s | Format-List | Out-String) | Should -Match 'WritebackPacing\s+:\s+\S+: '
+    }
+
+    It 'Set-PCacheBacking without a setting, or with a rate that is not whole KiB/s, is a clear error that changes nothing' {
+        $id = $script:backing1.BackingId
+        { Set-PCacheBacking -BackingId $id } | Should -Throw -ErrorId 'PCacheNoSettingGiven*'
+        { Set-PCacheBacking -BackingId $id -WritebackWatermark 101 } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        Set-PCacheBacking -BackingId $id -WritebackRate 1000 -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+        $e[0].FullyQualifiedErrorId | Should -Match '^PCacheInvalidArgument'
+        $e[0].ErrorDetails.Message | Should -Match '-WritebackRate'
+        (Get-PCacheBacking -BackingId $id).WritebackRate | Should -Be 64MB
+    }
+
     It 'Sync-PCacheBacking -PassThru returns a clean backing' {
         ($script:backing1 | Sync-PCacheBacking -PassThru -Confirm:$false).DirtyBytes | Should -Be 0
     }

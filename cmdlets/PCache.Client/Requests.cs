@@ -63,6 +63,15 @@ public sealed class BackingStartArgs
 
     /// <summary>Every write is durable before it is acknowledged.</summary>
     public bool PersistOnWrite { get; set; }
+
+    /// <summary>Write-back pacing: dirty % of the backing's cache above which write-back runs at full speed (0..100, default 50; 0 = always).</summary>
+    public int? WritebackWatermark { get; set; }
+
+    /// <summary>Write-back pacing: dirty data older than this many seconds is written back even while busy (0..65535, default 30; 0 = no bound).</summary>
+    public int? WritebackMaxAge { get; set; }
+
+    /// <summary>Write-back pacing: bytes/s below the watermark, a multiple of 1024 (default 0 = unlimited).</summary>
+    public long? WritebackRate { get; set; }
 }
 
 /// <summary>backing-stop: write back all dirty data, then forget the backing.</summary>
@@ -91,6 +100,15 @@ public sealed class BackingSetArgs
     public int BackingId { get; set; }
 
     public int? GcPercent { get; set; }
+
+    /// <summary>Write-back pacing: dirty % of the backing's cache above which write-back runs at full speed (0..100, default 50; 0 = always).</summary>
+    public int? WritebackWatermark { get; set; }
+
+    /// <summary>Write-back pacing: dirty data older than this many seconds is written back even while busy (0..65535, default 30; 0 = no bound).</summary>
+    public int? WritebackMaxAge { get; set; }
+
+    /// <summary>Write-back pacing: bytes/s below the watermark, a multiple of 1024 (default 0 = unlimited).</summary>
+    public long? WritebackRate { get; set; }
 }
 
 /// <summary>stat: the engine's counters, for one backing or all of them.</summary>

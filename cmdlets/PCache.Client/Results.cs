@@ -72,6 +72,10 @@ public sealed class BackingEntry
     public string? NbdTcp { get; set; }
     /// <summary>NBD connections open on the export now (a mounted filesystem holds one or more).</summary>
     public int NbdClients { get; set; }
+    /// <summary>Write-back pacing settings (see BackingStartArgs).</summary>
+    public int WritebackWatermark { get; set; }
+    public int WritebackMaxAge { get; set; }
+    public long WritebackRate { get; set; }
 }
 
 /// <summary>The states a backing can be in.</summary>
@@ -168,6 +172,17 @@ public sealed class BackingStatistics
     public int StuckRequests { get; set; }
     /// <summary>Age of the oldest stuck request in seconds (0 when none is stuck).</summary>
     public double OldestStuckSeconds { get; set; }
+    /// <summary>Write-back pacing now: idle, waiting-busy, running-idle, running-age, running-watermark, running-space, draining or rate-limited.</summary>
+    public string WritebackState { get; set; } = "idle";
+    /// <summary>Dirty data in % of the backing's cache, against WritebackWatermark.</summary>
+    public double DirtyPercent { get; set; }
+    public int WritebackWatermark { get; set; }
+    public int WritebackMaxAge { get; set; }
+    public long WritebackRate { get; set; }
+    /// <summary>Age of the oldest dirty data in seconds (0 when clean).</summary>
+    public double OldestDirtySeconds { get; set; }
+    /// <summary>Bytes/s written back over the last second.</summary>
+    public long WritebackBytesPerSecond { get; set; }
     /// <summary>The engine's counters by their stable snake_case names (read_requests, write_bytes...).</summary>
     public Dictionary<string, long> Counters { get; set; } = [];
     /// <summary>Latency per operation (read, write, flush, trim, write_zeroes), receipt to reply over NBD.</summary>

@@ -36,6 +36,7 @@ public static partial class ErrorTranslator
     public const string DaemonStartFailedId = "PCacheDaemonStartFailed";
     public const string UnexpectedErrorId = "PCacheUnexpectedError";
     public const string UnknownErrorId = "PCacheError";
+    public const string NoSettingGivenId = "PCacheNoSettingGiven";
 
     /// <summary>Protocol code → rule. not_found and daemon_unavailable are refined by <see cref="Translate"/>.</summary>
     public static IReadOnlyDictionary<string, ErrorRule> ByCode { get; } = new Dictionary<string, ErrorRule>
@@ -87,6 +88,8 @@ public static partial class ErrorTranslator
         [DaemonNotRunningId] = new(DaemonNotRunningId, "ResourceUnavailable", true, StartDaemon),
         [DaemonNotRespondingId] = new(DaemonNotRespondingId, "OperationTimeout", true, StartDaemon),
         [DaemonStartFailedId] = new(DaemonStartFailedId, "ResourceUnavailable", true, null),
+        [NoSettingGivenId] = new(NoSettingGivenId, "InvalidArgument", true,
+            "Give -GcPercent, -WritebackWatermark, -WritebackMaxAge or -WritebackRate."),
         // A daemon newer than the module may send a code this table does not know yet.
         [UnknownErrorId] = new(UnknownErrorId, "InvalidOperation", false, null),
         // Not a PCacheException: a bug somewhere below the cmdlet; nothing else can be trusted.

@@ -16,6 +16,16 @@ public static class Limits
     public const int MinQueues = 1;
     public const int MaxQueues = 1024;
 
+    public const int MinWritebackWatermark = 0;
+    public const int MaxWritebackWatermark = 100;
+
+    public const int MinWritebackMaxAge = 0;
+    public const int MaxWritebackMaxAge = 65535;
+
+    /// <summary>Bytes/s in whole KiB (the daemon refuses other values): up to 2^32-1 KiB/s.</summary>
+    public const long MinWritebackRate = 0;
+    public const long MaxWritebackRate = 4398046510080;
+
     /// <summary>1 MiB .. 1 GiB (and a power of two, which only the daemon checks).</summary>
     public const long MinSegmentSize = 1L << 20;
     public const long MaxSegmentSize = 1L << 30;

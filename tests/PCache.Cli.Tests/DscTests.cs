@@ -164,4 +164,39 @@ public sealed class DscTests
         Assert.True(r.ExitCode == 3, r.ToString());
         Assert.Contains("not running", r.Stderr);
     }
+
+    [Fact]
+    public void WritebackPacingIsSetTestedAndChangedInPlace()
+    {
+        using var box = new Sandbox();
+        using var daemon = new TestDaemon(box);
+        daemon.Json("cache-start", "--path", box.PmemPath(), "--size", "1G", "--format", "--force");
+        string path = box.SparseFile("b.img", 64 << 20);
+        string Paced(int watermark, int maxAge, long rate) => JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["path"] = path, ["cacheSize"] = SmallCache, ["writebackWatermark"] = watermark, ["writebackMaxAge"] = maxAge, ["writebackRate"] = rate,
+        });
+
+        var set = Ok(daemon, "backing", "set", Paced(30, 10, 1L << 20)).Single();
+        Assert.Equal((30, 10, 1L << 20), (set.GetProperty("writebackWatermark").GetInt32(), set.GetProperty("writebackMaxAge").GetInt32(), set.GetProperty("writebackRate").GetInt64()));
+        int id = set.GetProperty("backingId").GetInt32();
+        Assert.True(Ok(daemon, "backing", "test", Paced(30, 10, 1L << 20))[0].GetProperty("_inDesiredState").GetBoolean());
+
+        // Drift out of band: test names exactly what differs, set converges in place (same backing).
+        daemon.Json("backing-set", "--backing-id", id.ToString(), "--writeback-watermark", "80", "--writeback-rate", "0");
+        var test = Ok(daemon, "backing", "test", Paced(30, 10, 1L << 20));
+        Assert.False(test[0].GetProperty("_inDesiredState").GetBoolean());
+        Assert.Equal(["writebackWatermark", "writebackRate"], test[1].EnumerateArray().Select(e => e.GetString()));
+        var converged = Ok(daemon, "backing", "set", Paced(30, 10, 1L << 20)).Single();
+        Assert.Equal(30, converged.GetProperty("writebackWatermark").GetInt32());
+        var b = daemon.Backings().Single();
+        Assert.Equal((id, 30, 10, 1L << 20), (b.BackingId, b.WritebackWatermark, b.WritebackMaxAge, b.WritebackRate));
+        Assert.Equal(30, Ok(daemon, "backing", "export", null).Single().GetProperty("writebackWatermark").GetInt32());
+
+        // Out of range: invalid input (exit 2), nothing changed.
+        var bad = Dsc(daemon, "backing", "set", Paced(101, 10, 1L << 20));
+        Assert.True(bad.ExitCode == 2, bad.ToString());
+        Assert.Contains("writebackWatermark", bad.Stderr);
+        Assert.Equal(30, daemon.Backings().Single().WritebackWatermark);
+    }
 }

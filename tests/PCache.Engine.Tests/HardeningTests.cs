@@ -225,4 +225,42 @@ public class HardeningTests
         Assert.Equal(44, cache.GcPercent);
         cache.Abandon();
     }
+
+    // ---- write-back pacing, bytes [504,512) of backing_info
+
+    [Theory]
+    [InlineData(new byte[] { 1, 101, 0, 0, 0, 0, 0, 0 }, "watermark 101")]
+    [InlineData(new byte[] { 1, 255, 30, 0, 0, 0, 0, 0 }, "watermark 255")]
+    [InlineData(new byte[] { 7, 50, 30, 0, 0, 0, 0, 0 }, "format 7")]
+    [InlineData(new byte[] { 0, 50, 30, 0, 0, 0, 0, 0 }, "no format byte")]
+    public void Forged_pacing_settings_are_refused_OnJournaledPmem(byte[] pacing, string why)
+    {
+        using var img = new Image(writes: 20);
+        img.ForgeReplica(Geometry.BackingInfoReplica(0, 0), Geometry.ReplicaStride, Geometry.BackingInfoSize,
+            r => pacing.CopyTo(r[BackingInfo.PacingOffset..]));
+        var e = Assert.Throws<MediaException>(() => CacheDevice.Open(img.Pmem));
+        Assert.Equal("backing_info pacing", e.Structure);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Media_written_before_pacing_existed_read_as_the_defaults_and_the_largest_legal_values_load_OnJournaledPmem()
+    {
+        using var img = new Image(writes: 20);
+        img.ForgeReplica(Geometry.BackingInfoReplica(0, 0), Geometry.ReplicaStride, Geometry.BackingInfoSize,
+            r => r[BackingInfo.PacingOffset..].Clear());
+        var cache = img.Open();
+        Assert.Equal(WritebackPacing.Default, cache.Pacing);
+        Assert.Equal(50, cache.Pacing.WatermarkPercent);
+        Assert.Equal(30, cache.Pacing.MaxAgeSeconds);
+        Assert.Equal(0, cache.Pacing.RateBytesPerSecond);
+        cache.Stop();
+
+        img.ForgeReplica(Geometry.BackingInfoReplica(0, 0), Geometry.ReplicaStride, Geometry.BackingInfoSize,
+            r => new byte[] { 1, 100, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF }.CopyTo(r[BackingInfo.PacingOffset..]));
+        cache = img.Open();
+        Assert.Equal(new WritebackPacing { WatermarkPercent = 100, MaxAgeSeconds = 65535, RateBytesPerSecond = WritebackPacing.RateMax }, cache.Pacing);
+        cache.Drain(); // the data is intact and writes back
+        cache.Stop();
+    }
 }

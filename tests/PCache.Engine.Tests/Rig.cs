@@ -1,5 +1,6 @@
 using PCache.Engine.Backing;
 using PCache.Engine.Cache;
+using PCache.Engine.Layout;
 using PCache.Engine.Pmem;
 
 namespace PCache.Engine.Tests;
@@ -13,7 +14,7 @@ internal sealed class Rig : IDisposable
     private MemoryBackingDevice? _diskAfterCut;
 
     public Rig(int segments, long backingSize, bool dataCrc = false, int gcPercent = 70, bool persistOnWrite = false, int seed = 0,
-        CrashSimMedia.Medium medium = CrashSimMedia.Medium.Pmem)
+        CrashSimMedia.Medium medium = CrashSimMedia.Medium.Pmem, WritebackPacing? pacing = null)
     {
         Media = new CrashSimMedia(Layout.Geometry.SegmentsOffset + ((long)segments << SegShift), medium);
         Backing = new MemoryBackingDevice(backingSize);
@@ -29,6 +30,9 @@ internal sealed class Rig : IDisposable
             DataCrc = dataCrc,
             GcPercent = gcPercent,
             PersistOnWrite = persistOnWrite,
+            // Unpaced by default: write-back then races the writers, which is what the crash
+            // suites need to cut power in between; pacing only moves when write-back runs.
+            Pacing = pacing ?? WritebackPacing.Unpaced,
         }, Backing);
     }
 

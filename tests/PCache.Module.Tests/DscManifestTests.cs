@@ -63,6 +63,9 @@ public sealed class DscManifestTests
         Assert.Equal(Limits.MinQueues, props.GetProperty("queues").GetProperty("minimum").GetInt32());
         Assert.Equal(Limits.MaxQueues, props.GetProperty("queues").GetProperty("maximum").GetInt32());
         Assert.Equal(Limits.MinId, props.GetProperty("cacheId").GetProperty("minimum").GetInt32());
+        Assert.Equal(Limits.MaxWritebackWatermark, props.GetProperty("writebackWatermark").GetProperty("maximum").GetInt32());
+        Assert.Equal(Limits.MaxWritebackMaxAge, props.GetProperty("writebackMaxAge").GetProperty("maximum").GetInt32());
+        Assert.Equal(Limits.MaxWritebackRate, props.GetProperty("writebackRate").GetProperty("maximum").GetInt64());
         Assert.Equal(PCache.Client.BackingStates.Running, props.GetProperty("state").GetProperty("enum")[0].GetString());
     }
 

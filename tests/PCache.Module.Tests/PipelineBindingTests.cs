@@ -29,7 +29,8 @@ public sealed class PipelineBindingTests
         { typeof(StatSample), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
         { typeof(Backing), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
         // Copying backings to another daemon: Get-PCacheBacking | Add-PCacheBacking -SocketPath other.
-        { typeof(Backing), "Add-PCacheBacking", ["Path", "CacheSize", "CacheId", "GcPercent", "Queues", "SocketPath"] },
+        { typeof(Backing), "Add-PCacheBacking", ["Path", "CacheSize", "CacheId", "GcPercent", "Queues", "SocketPath",
+            "WritebackWatermark", "WritebackMaxAge", "WritebackRate"] },
     };
 
     [Theory]

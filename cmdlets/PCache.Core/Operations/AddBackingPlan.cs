@@ -3,7 +3,8 @@ using PCache.Client;
 namespace PCache.Core;
 
 /// <summary>What Add-PCacheBacking asks for. Null settings were not given and are not compared.</summary>
-public sealed record AddBackingRequest(string Path, long CacheSize, int CacheId = 0, int? GcPercent = null, int? Queues = null, bool? PersistOnWrite = null);
+public sealed record AddBackingRequest(string Path, long CacheSize, int CacheId = 0, int? GcPercent = null, int? Queues = null, bool? PersistOnWrite = null,
+    int? WritebackWatermark = null, int? WritebackMaxAge = null, long? WritebackRate = null);
 
 public enum AddBackingDecision
 {
@@ -46,6 +47,12 @@ public sealed record AddBackingPlan(AddBackingDecision Decision, BackingEntry? E
             differences.Add($"Queues is {existing.Queues}, not {q}");
         if (request.PersistOnWrite is { } pow && pow != existing.PersistOnWrite)
             differences.Add($"PersistOnWrite is {existing.PersistOnWrite}, not {pow}");
+        if (request.WritebackWatermark is { } wm && wm != existing.WritebackWatermark)
+            differences.Add($"WritebackWatermark is {existing.WritebackWatermark}, not {wm}");
+        if (request.WritebackMaxAge is { } age && age != existing.WritebackMaxAge)
+            differences.Add($"WritebackMaxAge is {existing.WritebackMaxAge}, not {age}");
+        if (request.WritebackRate is { } rate && rate != existing.WritebackRate)
+            differences.Add($"WritebackRate is {existing.WritebackRate}, not {rate}");
         return new(differences.Count == 0 ? AddBackingDecision.Existing : AddBackingDecision.Conflict, existing, differences);
     }
 

@@ -59,7 +59,7 @@ public static class BackingOperations
                 sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingConflictId,
                     $"{request.Path} is already attached as backing {existing.BackingId}, but {string.Join("; ", plan.Differences)}.",
                     existing,
-                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent can be changed in place with Set-PCacheBacking."));
+                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent and the Writeback* settings can be changed in place with Set-PCacheBacking."));
                 return;
         }
         string action = plan.Existing is { } recorded
@@ -74,23 +74,38 @@ public static class BackingOperations
             GcPercent = request.GcPercent,
             Queues = request.Queues,
             PersistOnWrite = request.PersistOnWrite ?? false,
+            WritebackWatermark = request.WritebackWatermark,
+            WritebackMaxAge = request.WritebackMaxAge,
+            WritebackRate = request.WritebackRate,
         };
         if (ClientCall.TryRun(client, sink, request.Path, c => client.StartBackingAsync(args, c), out var started))
             sink.WriteObject(Backing.From(started, client.Socket.Path));
     }
 
     /// <summary>Change a running backing's settings; a setting that already has the value asked for is left alone.</summary>
-    public static void Set(PCacheClient client, ICommandSink sink, int backingId, int gcPercent, bool passThru)
+    public static void Set(PCacheClient client, ICommandSink sink, int backingId, int gcPercent, bool passThru) =>
+        Set(client, sink, backingId, new BackingSettings(GcPercent: gcPercent), passThru);
+
+    /// <summary>Change the given settings of a running backing; those it already has are left alone.</summary>
+    public static void Set(PCacheClient client, ICommandSink sink, int backingId, BackingSettings settings, bool passThru)
     {
         if (Find(client, sink, backingId) is not { } backing) return;
-        if (backing.CacheGcPercent == gcPercent)
+        var changes = settings.ChangesFrom(backing);
+        if (changes.Count == 0)
         {
-            sink.WriteVerbose($"backing {backingId} already has GcPercent {gcPercent}; nothing to do");
+            sink.WriteVerbose($"backing {backingId} already has {settings.Given()}; nothing to do");
             if (passThru) sink.WriteObject(Backing.From(backing, client.Socket.Path));
             return;
         }
-        if (!sink.ShouldProcess(Describe(backing), $"Set GcPercent from {backing.CacheGcPercent} to {gcPercent}")) return;
-        var args = new BackingSetArgs { BackingId = backingId, GcPercent = gcPercent };
+        if (!sink.ShouldProcess(Describe(backing), "Set " + string.Join("; ", changes))) return;
+        var args = new BackingSetArgs
+        {
+            BackingId = backingId,
+            GcPercent = settings.GcPercent,
+            WritebackWatermark = settings.WritebackWatermark,
+            WritebackMaxAge = settings.WritebackMaxAge,
+            WritebackRate = settings.WritebackRate,
+        };
         if (ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out var changed) && passThru)
             sink.WriteObject(Backing.From(changed, client.Socket.Path));
     }

@@ -45,6 +45,15 @@ public sealed class Backing
 
     public bool PersistOnWrite { get; init; }
 
+    /// <summary>Write-back waits while the export is busy until this % of the cache is dirty (0 = never waits).</summary>
+    public int WritebackWatermark { get; init; }
+
+    /// <summary>Seconds after which dirty data is written back even while busy (0 = no bound).</summary>
+    public int WritebackMaxAge { get; init; }
+
+    /// <summary>Most bytes/s write-back moves below the watermark (0 = unlimited).</summary>
+    public long WritebackRate { get; init; }
+
     /// <summary>NBD export name, pcacheN.</summary>
     public string Export { get; init; } = "";
 
@@ -80,6 +89,9 @@ public sealed class Backing
         Queues = e.Queues,
         DataCrc = e.DataCrc,
         PersistOnWrite = e.PersistOnWrite,
+        WritebackWatermark = e.WritebackWatermark,
+        WritebackMaxAge = e.WritebackMaxAge,
+        WritebackRate = e.WritebackRate,
         Export = e.Export,
         Uri = e.LogicDev,
         TcpUri = e.NbdTcp,

@@ -20,6 +20,8 @@ public sealed class Stat
         "miss_fill_bytes", "miss_fill_skipped",
         "writeback_ksets", "writeback_keys", "writeback_bytes", "writeback_errors",
         "gc_ksets", "gc_segments_freed", "stale_keys_purged", "writer_waits", "backing_read_errors",
+        "writeback_idle_ksets", "writeback_age_ksets", "writeback_watermark_ksets", "writeback_urgent_ksets",
+        "writeback_busy_wait_ms", "writeback_rate_limited_ms",
     ];
 
     /// <summary>When the daemon was asked, UTC.</summary>
@@ -72,6 +74,24 @@ public sealed class Stat
 
     public string? GcError { get; init; }
 
+    /// <summary>Write-back pacing now: idle, waiting-busy, running-idle, running-age, running-watermark, running-space, draining, rate-limited (stopped when not attached).</summary>
+    public string WritebackState { get; init; } = "";
+
+    /// <summary>Dirty data in % of the backing's cache, against WritebackWatermark.</summary>
+    public double DirtyPercent { get; init; }
+
+    public int WritebackWatermark { get; init; }
+
+    public int WritebackMaxAge { get; init; }
+
+    public long WritebackRate { get; init; }
+
+    /// <summary>Age of the oldest dirty data in seconds.</summary>
+    public double OldestDirtySeconds { get; init; }
+
+    /// <summary>Bytes/s written back over the last second.</summary>
+    public long WritebackBytesPerSecond { get; init; }
+
     public long ReadRequests { get; init; }
     public long ReadBytes { get; init; }
     public long ReadHits { get; init; }
@@ -100,6 +120,12 @@ public sealed class Stat
     public long StaleKeysPurged { get; init; }
     public long WriterWaits { get; init; }
     public long BackingReadErrors { get; init; }
+    public long WritebackIdleKsets { get; init; }
+    public long WritebackAgeKsets { get; init; }
+    public long WritebackWatermarkKsets { get; init; }
+    public long WritebackUrgentKsets { get; init; }
+    public long WritebackBusyWaitMs { get; init; }
+    public long WritebackRateLimitedMs { get; init; }
 
     // Latency from an NBD request's receipt to its reply, per operation, in microseconds (0 before the first request).
     public double ReadP50Microseconds { get; init; }
@@ -152,6 +178,13 @@ public sealed class Stat
             ReplayKeys = s.ReplayKeys,
             WritebackError = s.WritebackError,
             GcError = s.GcError,
+            WritebackState = s.WritebackState,
+            DirtyPercent = s.DirtyPercent,
+            WritebackWatermark = s.WritebackWatermark,
+            WritebackMaxAge = s.WritebackMaxAge,
+            WritebackRate = s.WritebackRate,
+            OldestDirtySeconds = s.OldestDirtySeconds,
+            WritebackBytesPerSecond = s.WritebackBytesPerSecond,
             ReadRequests = C("read_requests"),
             ReadBytes = C("read_bytes"),
             ReadHits = C("read_hits"),
@@ -195,6 +228,12 @@ public sealed class Stat
             WriteZeroesP50Microseconds = L("write_zeroes").P50Microseconds,
             WriteZeroesP99Microseconds = L("write_zeroes").P99Microseconds,
             WriteZeroesP999Microseconds = L("write_zeroes").P999Microseconds,
+            WritebackIdleKsets = C("writeback_idle_ksets"),
+            WritebackAgeKsets = C("writeback_age_ksets"),
+            WritebackWatermarkKsets = C("writeback_watermark_ksets"),
+            WritebackUrgentKsets = C("writeback_urgent_ksets"),
+            WritebackBusyWaitMs = C("writeback_busy_wait_ms"),
+            WritebackRateLimitedMs = C("writeback_rate_limited_ms"),
             SocketPath = socketPath,
         };
     }

@@ -15,7 +15,14 @@ internal sealed class Writeback : Worker
     private int _backoffMs;
     private bool _corrupt;
 
-    public Writeback(BackingCache cache) : base($"pcache{cache.Id}-writeback") => _cache = cache;
+    public Writeback(BackingCache cache) : base($"pcache{cache.Id}-writeback")
+    {
+        _cache = cache;
+        Pacer = new WritebackPacer(cache);
+    }
+
+    /// <summary>When to go on: pacing changes only when ksets are written back, never which or in what order.</summary>
+    public WritebackPacer Pacer { get; }
 
     public long BytesDone => Interlocked.Read(ref _bytesDone);
 
@@ -26,10 +33,18 @@ internal sealed class Writeback : Worker
     {
         if (_corrupt) return 5000;
         var tail = _cache.Tails.DirtyTail;
-        if (tail == _cache.Log.Head) return 1000;
+        long added = _cache.DirtyBytesLogged, done = BytesDone;
+        if (tail == _cache.Log.Head)
+        {
+            Pacer.Clean(added, done);
+            return 1000;
+        }
+        int wait = Pacer.BeforeKset(added, done, out _);
+        if (wait > 0) return wait;
         try
         {
-            WriteOne(tail);
+            long bytes = WriteOne(tail);
+            if (bytes >= 0) Pacer.Wrote(bytes);
             if (_backoffMs > 0)
             {
                 _backoffMs = 0;
@@ -53,7 +68,8 @@ internal sealed class Writeback : Worker
         }
     }
 
-    private unsafe void WriteOne(LogPosition tail)
+    /// <summary>Write back the kset at <paramref name="tail"/>; returns its dirty data bytes, -1 for a segment link.</summary>
+    private unsafe long WriteOne(LogPosition tail)
     {
         var pool = _cache.Pool;
         // Batched media: write back only ksets that are durable, so dirty_tail never passes a kset
@@ -68,11 +84,11 @@ internal sealed class Writeback : Worker
         {
             if (next >= pool.Count) throw new MediaException(Where(tail), at, $"LAST kset names segment {next}");
             _cache.Tails.SetDirtyTail(new LogPosition(next, 0));
-            return;
+            return -1;
         }
 
         // Merge neighbours that are contiguous both on the backing and in pmem into one write.
-        long runOffset = 0, runPmem = 0, runLength = 0, bytes = 0;
+        long runOffset = 0, runPmem = 0, runLength = 0, bytes = 0, data = 0;
         int written = 0;
         for (int i = 0; i < n; i++)
         {
@@ -101,15 +117,18 @@ internal sealed class Writeback : Worker
                 runLength = key.Length;
             }
             bytes += key.Length;
+            data += key.Length;
         }
         Emit(ref runOffset, ref runPmem, ref runLength);
         _cache.Device.Flush();
         _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
-        Interlocked.Add(ref _bytesDone, bytes);
+        // Dirty bytes count data only (zero keys take no cache space), as the write path logs them.
+        Interlocked.Add(ref _bytesDone, data);
         _cache.Stats.Increment(Counter.WritebackKsets);
         _cache.Stats.Add(Counter.WritebackKeys, written);
         _cache.Stats.Add(Counter.WritebackBytes, bytes);
         _cache.WakeGc();
+        return data;
     }
 
     private unsafe void Emit(ref long offset, ref long pmem, ref long length)

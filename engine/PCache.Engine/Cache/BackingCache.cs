@@ -142,6 +142,13 @@ public sealed partial class BackingCache : IDisposable
     /// </summary>
     public void Drain(CancellationToken cancel = default, Action<long>? progress = null)
     {
+        Interlocked.Increment(ref _draining); // pacing steps aside (CachePacing)
+        try { DrainCore(cancel, progress); }
+        finally { Interlocked.Decrement(ref _draining); }
+    }
+
+    private void DrainCore(CancellationToken cancel, Action<long>? progress)
+    {
         while (true)
         {
             if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
@@ -195,6 +202,7 @@ public sealed partial class BackingCache : IDisposable
             WritebackError = WritebackError,
             GcError = GcError,
             Counters = Stats.Snapshot(),
+            Pacing = PacingStatusNow(),
         };
     }
 

@@ -18,6 +18,8 @@ public sealed record BackingOptions
 
     public uint Queues { get; init; } = 1;
 
+    public WritebackPacing Pacing { get; init; } = WritebackPacing.Default;
+
     /// <summary>Identity of the backing device, checked when the cache reattaches it.</summary>
     public ulong Fingerprint { get; init; }
 }
@@ -47,4 +49,5 @@ public sealed record CacheStatus
     public string? WritebackError { get; init; }
     public string? GcError { get; init; }
     public Dictionary<string, long> Counters { get; init; } = new();
+    public PacingStatus Pacing { get; init; } = new();
 }

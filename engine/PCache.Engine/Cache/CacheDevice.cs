@@ -158,6 +158,7 @@ public sealed class CacheDevice : IDisposable
     {
         if (options.GcPercent < BackingInfo.GcPercentMin || options.GcPercent > BackingInfo.GcPercentMax)
             throw new ArgumentOutOfRangeException(nameof(options), $"gc_percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}");
+        if (options.Pacing.Problem() is { } pacing) throw new ArgumentOutOfRangeException(nameof(options), pacing);
         if (System.Text.Encoding.UTF8.GetByteCount(options.Path) > BackingInfo.MaxPathBytes)
             throw new ArgumentException($"backing path longer than {BackingInfo.MaxPathBytes} bytes");
         long segSize = Superblock.SegmentSize;
@@ -193,6 +194,7 @@ public sealed class CacheDevice : IDisposable
                 Incarnation = (ulong)Random.Shared.NextInt64(),
                 Queues = options.Queues,
                 Path = options.Path,
+                Pacing = options.Pacing,
             };
             var cache = new BackingCache(this, info, device, chain, fresh: true);
             info = WriteInfo(info with { Flags = info.Flags | BackingInfo.FlagInitDone });

@@ -9,6 +9,8 @@ public enum Counter
     MissFillBytes, MissFillSkipped, DirtyBytesAdded,
     WritebackKsets, WritebackKeys, WritebackBytes, WritebackErrors,
     GcKsets, GcSegmentsFreed, StaleKeysPurged, WriterWaits, BackingReadErrors,
+    // Write-back pacing: why each kset was written back, and how long write-back held back.
+    WritebackIdleKsets, WritebackAgeKsets, WritebackWatermarkKsets, WritebackUrgentKsets, WritebackBusyWaitMs, WritebackRateLimitedMs,
 }
 
 /// <summary>

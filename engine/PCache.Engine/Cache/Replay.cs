@@ -90,7 +90,7 @@ public sealed partial class BackingCache
                 dataSegments[key.Segment] = true;
                 Pool.AddRef(key.Segment);
                 Index(key);
-                if (pastDirtyTail && !key.IsClean) dirty += key.Length;
+                if (pastDirtyTail && !key.IsClean && !key.IsZero) dirty += key.Length; // data only, as the write path counts
             }
             pos = pos with { Offset = pos.Offset + (uint)Kset.SizeOf(n) };
         }

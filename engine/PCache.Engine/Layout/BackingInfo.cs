@@ -27,6 +27,7 @@ public sealed record BackingInfo
     public ulong Incarnation { get; init; }
     public uint Queues { get; init; }
     public string Path { get; init; } = "";
+    public WritebackPacing Pacing { get; init; } = WritebackPacing.Default;
 
     public bool DataCrc => (Flags & FlagDataCrc) != 0;
     public bool InitDone => (Flags & FlagInitDone) != 0;
@@ -57,6 +58,42 @@ public sealed record BackingInfo
         BinaryPrimitives.WriteUInt32LittleEndian(b[48..], Queues);
         int n = Encoding.UTF8.GetBytes(Path, b[56..(56 + MaxPathBytes)]);
         BinaryPrimitives.WriteUInt32LittleEndian(b[52..], (uint)n);
+        EncodePacing(b[PacingOffset..], Pacing);
+    }
+
+    // Write-back pacing, after the path: a format byte (0 = never recorded, so media written
+    // before pacing existed read as the defaults), the watermark %, the maximum dirty age in
+    // seconds (u16) and the rate in KiB/s (u32).
+    public const int PacingOffset = 56 + MaxPathBytes;
+    private const byte PacingRecorded = 1;
+
+    private static void EncodePacing(Span<byte> b, WritebackPacing p)
+    {
+        p.Validated();
+        b[0] = PacingRecorded;
+        b[1] = (byte)p.WatermarkPercent;
+        BinaryPrimitives.WriteUInt16LittleEndian(b[2..], (ushort)p.MaxAgeSeconds);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)(p.RateBytesPerSecond / WritebackPacing.RateUnit));
+    }
+
+    private static WritebackPacing DecodePacing(ReadOnlySpan<byte> b, long offset)
+    {
+        const string what = "backing_info pacing";
+        if (b[0] == 0)
+        {
+            if (b[1..8].IndexOfAnyExcept((byte)0) >= 0)
+                throw new MediaException(what, offset + PacingOffset, "holds settings but no format byte");
+            return WritebackPacing.Default;
+        }
+        if (b[0] != PacingRecorded) throw new MediaException(what, offset + PacingOffset, $"format {b[0]} is unknown");
+        if (b[1] > WritebackPacing.WatermarkMax)
+            throw new MediaException(what, offset + PacingOffset + 1, $"watermark {b[1]} % out of range {WritebackPacing.WatermarkMin}..{WritebackPacing.WatermarkMax}");
+        return new WritebackPacing
+        {
+            WatermarkPercent = b[1],
+            MaxAgeSeconds = BinaryPrimitives.ReadUInt16LittleEndian(b[2..]),
+            RateBytesPerSecond = BinaryPrimitives.ReadUInt32LittleEndian(b[4..]) * WritebackPacing.RateUnit,
+        };
     }
 
     /// <summary>Decode a replica whose CRC already checked out; every field is bounds-checked.</summary>
@@ -92,6 +129,7 @@ public sealed record BackingInfo
             Incarnation = BinaryPrimitives.ReadUInt64LittleEndian(b[40..]),
             Queues = BinaryPrimitives.ReadUInt32LittleEndian(b[48..]),
             Path = path,
+            Pacing = DecodePacing(b[PacingOffset..], offset),
         };
     }
 }

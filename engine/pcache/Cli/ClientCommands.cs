@@ -89,9 +89,19 @@ internal static class ClientCommands
                 GcPercent = a.Int("gc-percent"),
                 Queues = a.Int("queues"),
                 PersistOnWrite = a.Flag("persist-on-write"),
+                WritebackWatermark = a.Int("writeback-watermark"),
+                WritebackMaxAge = a.Int("writeback-max-age"),
+                WritebackRate = a.Long("writeback-rate"),
             }, c.BackingStartArgs),
             "backing-list" => PCacheClient.Serialize(new BackingListArgs { CacheId = a.Int("cache-id") }, c.BackingListArgs),
-            "backing-set" => PCacheClient.Serialize(new BackingSetArgs { BackingId = a.Int("backing-id")!.Value, GcPercent = a.Int("gc-percent") }, c.BackingSetArgs),
+            "backing-set" => PCacheClient.Serialize(new BackingSetArgs
+            {
+                BackingId = a.Int("backing-id")!.Value,
+                GcPercent = a.Int("gc-percent"),
+                WritebackWatermark = a.Int("writeback-watermark"),
+                WritebackMaxAge = a.Int("writeback-max-age"),
+                WritebackRate = a.Long("writeback-rate"),
+            }, c.BackingSetArgs),
             "stat" => PCacheClient.Serialize(new StatArgs { BackingId = a.Int("backing-id"), Reset = a.Flag("reset") }, c.StatArgs),
             _ => null,
         };

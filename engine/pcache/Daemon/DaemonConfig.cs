@@ -112,6 +112,16 @@ internal sealed class BackingConfig
     public int? Queues { get; set; }
 
     public bool PersistOnWrite { get; set; }
+
+    /// <summary>Write-back pacing: dirty % above which write-back runs at full speed (0..100, default 50).</summary>
+    public int? WritebackWatermark { get; set; }
+
+    /// <summary>Write-back pacing: seconds after which dirty data is written back even while busy (0..65535, default 30; 0 = no bound).</summary>
+    public int? WritebackMaxAge { get; set; }
+
+    /// <summary>Write-back pacing: bytes/s below the watermark, a number or a string such as "100M" (default 0 = unlimited).</summary>
+    [JsonConverter(typeof(SizeJsonConverter))]
+    public long? WritebackRate { get; set; }
 }
 
 /// <summary>Sizes in the config file: a number of bytes or a string such as "50G" or "512MiB".</summary>

@@ -148,6 +148,9 @@ internal sealed class DaemonHost(DaemonOptions options)
                         GcPercent = backing.GcPercent,
                         Queues = backing.Queues,
                         PersistOnWrite = backing.PersistOnWrite,
+                        WritebackWatermark = backing.WritebackWatermark,
+                        WritebackMaxAge = backing.WritebackMaxAge,
+                        WritebackRate = backing.WritebackRate,
                     }, stop).ConfigureAwait(false);
                 }
                 catch (ControlException e)

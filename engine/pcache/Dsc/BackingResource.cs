@@ -4,12 +4,16 @@ namespace PCache.Daemon.Dsc;
 
 /// <summary>
 /// PCache/Backing: a backing attached to a cache device, found by its path. set attaches it,
-/// changes gcPercent in place, or removes it after writing back all its dirty data. A different
+/// changes gcPercent and the write-back pacing (writebackWatermark, writebackMaxAge,
+/// writebackRate) in place, or removes it after writing back all its dirty data. A different
 /// cacheId, cacheSize, queues or persistOnWrite would need removing it first: exit code 4.
 /// </summary>
 internal static class BackingResource
 {
     private const string Resource = "PCache/Backing";
+
+    /// <summary>Settings backing-set changes on an attached backing; everything else is fixed at attach.</summary>
+    private static readonly string[] InPlace = ["gcPercent", "writebackWatermark", "writebackMaxAge", "writebackRate"];
 
     public static async Task<int> RunAsync(string op, BackingInstance desired, string? socket)
     {
@@ -27,6 +31,9 @@ internal static class BackingResource
         DscCommand.Range("cacheSize", desired.CacheSize, 1, long.MaxValue);
         DscCommand.Range("gcPercent", desired.GcPercent, 0, 90);
         DscCommand.Range("queues", desired.Queues, 1, 1024);
+        DscCommand.Range("writebackWatermark", desired.WritebackWatermark, 0, 100);
+        DscCommand.Range("writebackMaxAge", desired.WritebackMaxAge, 0, 65535);
+        DscCommand.Range("writebackRate", desired.WritebackRate, 0, uint.MaxValue * 1024L);
         bool wantExist = desired.Exist ?? true;
         var actual = await FindAsync(client, path);
 
@@ -57,12 +64,15 @@ internal static class BackingResource
                         GcPercent = desired.GcPercent,
                         Queues = desired.Queues,
                         PersistOnWrite = desired.PersistOnWrite ?? false,
+                        WritebackWatermark = desired.WritebackWatermark,
+                        WritebackMaxAge = desired.WritebackMaxAge,
+                        WritebackRate = desired.WritebackRate,
                     });
                 }
                 else if (wantExist && actual is not null)
                 {
                     var differing = await DifferencesAsync(client, desired, actual, wantExist);
-                    var fixedAtAttach = differing.Where(d => d is not "gcPercent").ToList();
+                    var fixedAtAttach = differing.Where(d => !InPlace.Contains(d)).ToList();
                     if (fixedAtAttach.Contains("state"))
                         throw new DscException(DscCommand.Failed,
                             $"backing {actual.BackingId} ({actual.BackingPath}) is {actual.State}{(actual.Error is null ? "" : $": {actual.Error}")}; see 'pcache backing-list'");
@@ -70,8 +80,15 @@ internal static class BackingResource
                         throw new DscException(DscCommand.WouldLoseData,
                             $"backing {actual.BackingId} ({actual.BackingPath}) differs in {string.Join(", ", fixedAtAttach)}, which cannot change while it is attached; " +
                             "remove it first (_exist false writes back its dirty data) and attach it again");
-                    if (differing.Contains("gcPercent"))
-                        actual = await client.SetBackingAsync(new BackingSetArgs { BackingId = actual.BackingId, GcPercent = desired.GcPercent });
+                    if (differing.Any(InPlace.Contains))
+                        actual = await client.SetBackingAsync(new BackingSetArgs
+                        {
+                            BackingId = actual.BackingId,
+                            GcPercent = desired.GcPercent,
+                            WritebackWatermark = desired.WritebackWatermark,
+                            WritebackMaxAge = desired.WritebackMaxAge,
+                            WritebackRate = desired.WritebackRate,
+                        });
                 }
                 else if (!wantExist && actual is not null)
                 {
@@ -111,6 +128,9 @@ internal static class BackingResource
         if (desired.GcPercent is { } gc && gc != actual.CacheGcPercent) differing.Add("gcPercent");
         if (desired.Queues is { } q && q != actual.Queues) differing.Add("queues");
         if (desired.PersistOnWrite is { } pow && pow != actual.PersistOnWrite) differing.Add("persistOnWrite");
+        if (desired.WritebackWatermark is { } wm && wm != actual.WritebackWatermark) differing.Add("writebackWatermark");
+        if (desired.WritebackMaxAge is { } age && age != actual.WritebackMaxAge) differing.Add("writebackMaxAge");
+        if (desired.WritebackRate is { } rate && rate != actual.WritebackRate) differing.Add("writebackRate");
         return differing;
     }
 
@@ -124,6 +144,9 @@ internal static class BackingResource
             GcPercent = b.CacheGcPercent,
             Queues = b.Queues,
             PersistOnWrite = b.PersistOnWrite,
+            WritebackWatermark = b.WritebackWatermark,
+            WritebackMaxAge = b.WritebackMaxAge,
+            WritebackRate = b.WritebackRate,
             Socket = socket,
             BackingId = b.BackingId,
             State = b.State,

@@ -52,6 +52,9 @@ internal sealed class BackingInstance : DscInstance
     public int? GcPercent { get; set; }
     public int? Queues { get; set; }
     public bool? PersistOnWrite { get; set; }
+    public int? WritebackWatermark { get; set; }
+    public int? WritebackMaxAge { get; set; }
+    public long? WritebackRate { get; set; }
     public int? BackingId { get; set; }
     public string? State { get; set; }
     public string? Uri { get; set; }

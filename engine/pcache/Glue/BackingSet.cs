@@ -16,11 +16,18 @@ internal sealed class BackingSet(CacheTable table, NbdExports exports)
             var backing = table.FindBacking(args.BackingId);
             if (backing.Running is not { } running || backing.Busy)
                 throw ControlException.Conflict($"backing {backing.Id} is {backing.State}; only a running backing can be changed", $"backing {backing.Id}");
+            var pacing = PacingArgs.Apply(running.Pacing, args.WritebackWatermark, args.WritebackMaxAge, args.WritebackRate);
             if (args.GcPercent is { } percent)
             {
                 running.SetGcPercent(percent);
                 backing.Info = running.Info;
                 Log.Notice($"backing {backing.Id}: gc_percent set to {percent}");
+            }
+            if (pacing != running.Pacing)
+            {
+                running.SetPacing(pacing);
+                backing.Info = running.Info;
+                Log.Notice($"backing {backing.Id}: write-back pacing set to {PacingArgs.Describe(pacing)}");
             }
             return Views.Backing(backing, exports);
         }

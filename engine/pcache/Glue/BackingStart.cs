@@ -24,6 +24,7 @@ internal sealed class BackingStart(CacheTable table, NbdExports exports, Backing
         int gc = args.GcPercent ?? BackingInfo.GcPercentDefault;
         if (gc < BackingInfo.GcPercentMin || gc > BackingInfo.GcPercentMax)
             throw ControlException.Invalid($"--gc-percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}, not {gc}", "gc_percent");
+        var pacing = PacingArgs.Apply(WritebackPacing.Default, args.WritebackWatermark, args.WritebackMaxAge, args.WritebackRate);
         int queues = args.Queues ?? 1;
         if (queues < MinQueues || queues > MaxQueues)
             throw ControlException.Invalid($"--queues must be {MinQueues}..{MaxQueues}, not {queues}", "queues");
@@ -49,6 +50,7 @@ internal sealed class BackingStart(CacheTable table, NbdExports exports, Backing
                     PersistOnWrite = args.PersistOnWrite,
                     DataCrc = cache.DataCrc,
                     Fingerprint = identity.Fingerprint,
+                    Pacing = pacing,
                 });
                 var backing = new ManagedBacking(cache, running.Info);
                 backing.Run(device, running);

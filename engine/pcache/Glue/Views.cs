@@ -58,6 +58,9 @@ internal static class Views
             PersistOnWrite = info.PersistOnWrite,
             NbdTcp = exported ? exports.TcpUri(backing.ExportName) : null,
             NbdClients = exports.Server.ConnectionCountFor(backing.ExportName),
+            WritebackWatermark = info.Pacing.WatermarkPercent,
+            WritebackMaxAge = info.Pacing.MaxAgeSeconds,
+            WritebackRate = info.Pacing.RateBytesPerSecond,
         };
     }
 
@@ -103,6 +106,13 @@ internal static class Views
             OldestStuckSeconds = Math.Round(requests.OldestSeconds, 3),
             Counters = counters,
             Latency = LatencyView.Summaries(backing.Latencies),
+            WritebackState = backing.Running is null ? "stopped" : s.Pacing.State,
+            DirtyPercent = s.Pacing.DirtyPercent,
+            WritebackWatermark = backing.Info.Pacing.WatermarkPercent,
+            WritebackMaxAge = backing.Info.Pacing.MaxAgeSeconds,
+            WritebackRate = backing.Info.Pacing.RateBytesPerSecond,
+            OldestDirtySeconds = backing.Running is null ? 0 : s.Pacing.OldestDirtySeconds,
+            WritebackBytesPerSecond = backing.Running is null ? 0 : s.Pacing.Rate,
         };
     }
 }
