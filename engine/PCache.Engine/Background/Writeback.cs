@@ -106,6 +106,7 @@ internal sealed class Writeback : Worker
         Emit(ref runOffset, ref runPmem, ref runLength);
         _cache.Device.Flush();
         _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        for (int i = 0; i < n; i++) _cache.MarkWrittenBack(_cache.KeyAt(room, i, tail, at));
         Interlocked.Add(ref _bytesDone, bytes);
         _cache.Stats.Increment(Counter.WritebackKsets);
         _cache.Stats.Add(Counter.WritebackKeys, written);

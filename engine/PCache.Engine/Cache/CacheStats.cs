@@ -9,6 +9,7 @@ public enum Counter
     MissFillBytes, MissFillSkipped, DirtyBytesAdded,
     WritebackKsets, WritebackKeys, WritebackBytes, WritebackErrors,
     GcKsets, GcSegmentsFreed, StaleKeysPurged, WriterWaits, BackingReadErrors,
+    BypassSequentialReadBytes, BypassSequentialWriteBytes, BypassAdmissionReadBytes, BypassModeReadBytes, BypassModeWriteBytes,
 }
 
 /// <summary>
