@@ -7,17 +7,15 @@ public sealed partial class BackingCache
 {
     private readonly SequentialDetector _sequential = new();
     private readonly MissAdmission _admission = new();
-    private long _sequentialCutoff = DefaultSequentialCutoff;
+    private long _sequentialCutoff;
     private volatile bool _backingUnflushed;
-
-    /// <summary>bcache's default: a stream past 4 MiB is sequential.</summary>
-    public const long DefaultSequentialCutoff = 4 << 20;
 
     public const long MaxSequentialCutoff = 1L << 40;
 
     public CacheMode Mode => Info.Mode;
 
-    /// <summary>Bytes after which a sequential stream bypasses the cache; 0 turns detection off.</summary>
+    /// <summary>Bytes after which a sequential stream bypasses the cache; 0 (the default) turns
+    /// detection off. bcache uses 4 MiB.</summary>
     public long SequentialCutoff
     {
         get => Volatile.Read(ref _sequentialCutoff);
