@@ -63,6 +63,15 @@ public sealed class BackingStartArgs
 
     /// <summary>Every write is durable before it is acknowledged.</summary>
     public bool PersistOnWrite { get; set; }
+
+    /// <summary>Cache mode: writeback (default), writethrough, writearound, writeonly or passthrough.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
+    public long? SequentialCutoff { get; set; }
+
+    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
+    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>backing-stop: write back all dirty data, then forget the backing.</summary>
@@ -91,6 +100,15 @@ public sealed class BackingSetArgs
     public int BackingId { get; set; }
 
     public int? GcPercent { get; set; }
+
+    /// <summary>Cache mode: writeback (default), writethrough, writearound, writeonly or passthrough.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
+    public long? SequentialCutoff { get; set; }
+
+    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
+    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>stat: the engine's counters, for one backing or all of them.</summary>

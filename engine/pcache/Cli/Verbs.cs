@@ -12,6 +12,15 @@ internal static class Verbs
         $"give up when the daemon sends nothing for this long (default: ${ControlProtocol.TimeoutEnvironmentVariable}, else 60; cache-start and backing-start: 1800)",
         Min: 1, Max: 86400, Value: "SECONDS");
 
+    private static readonly OptionSpec Mode = new("mode", OptionKind.Text,
+        "cache mode: writeback (default), writethrough, writearound, writeonly or passthrough", 'm', Value: "MODE");
+
+    private static readonly OptionSpec SequentialCutoff = new("sequential-cutoff", OptionKind.Size,
+        "a sequential stream longer than this bypasses the cache (0 = off, the default; bcache uses 4M)", Min: 0);
+
+    private static readonly OptionSpec ReadAdmission = new("read-admission", OptionKind.Integer,
+        "a 64 KiB block enters the cache on a read miss only after missing this many times before (0 = off, the default)", Min: 0, Max: 15);
+
     public static readonly VerbSpec[] All =
     [
         new("daemon", "run the engine in the foreground: NBD exports and the control socket",
@@ -57,6 +66,9 @@ internal static class Verbs
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90, default 70)", 'g', Min: 0, Max: 90),
             new("queues", OptionKind.Integer, "recorded for pcache-utils compatibility (NBD connections do not depend on it; 1..1024)", 'q', Min: 1, Max: 1024),
             new("persist-on-write", OptionKind.Flag, "make every write durable before it is acknowledged"),
+            Mode,
+            SequentialCutoff,
+            ReadAdmission,
             Socket,
             Timeout,
         ]),
@@ -77,6 +89,10 @@ internal static class Verbs
         [
             new("backing-id", OptionKind.Integer, "backing to change", 'b', Required: true, Min: 0, Max: int.MaxValue),
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90)", 'g', Min: 0, Max: 90),
+            Mode,
+            SequentialCutoff,
+            ReadAdmission,
+            new("wait", OptionKind.Flag, "after a switch away from writeback or writeonly, wait until the dirty data is written back (progress on stderr)", 'w'),
             Socket,
             Timeout,
         ]),

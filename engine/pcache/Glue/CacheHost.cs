@@ -295,6 +295,8 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
         int queues = args.Queues ?? 1;
         if (queues < MinQueues || queues > MaxQueues)
             throw ControlException.Invalid($"--queues must be {MinQueues}..{MaxQueues}, not {queues}", "queues");
+        var mode = BackingPolicy.ParseMode(args.Mode);
+        BackingPolicy.Check(args.SequentialCutoff, args.ReadAdmission);
         int cacheId = args.CacheId ?? 0;
 
         await EnterAdminAsync(cancel).ConfigureAwait(false);
@@ -349,6 +351,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
                         GcPercent = gc,
                         Queues = (uint)queues,
                         PersistOnWrite = args.PersistOnWrite,
+                        Mode = mode ?? CacheMode.Writeback,
                         DataCrc = cache.DataCrc,
                         Fingerprint = identity.Fingerprint,
                     }, device);
@@ -362,6 +365,8 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
                     throw new ControlException(ErrorCodes.NoSpace, $"cache {cacheId}: {e.Message}", $"cache {cacheId}");
                 }
                 var backing = new ManagedBacking(cache, running.Info);
+                backing.SequentialCutoff = args.SequentialCutoff ?? 0;
+                backing.ReadAdmission = args.ReadAdmission ?? 0;
                 backing.Run(device, running);
                 lock (_gate) cache.Backings[backing.Slot] = backing;
                 Exports.Publish(backing.Export!);
@@ -534,6 +539,8 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
     {
         if (args.GcPercent is { } gc && (gc < BackingInfo.GcPercentMin || gc > BackingInfo.GcPercentMax))
             throw ControlException.Invalid($"--gc-percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}, not {gc}", "gc_percent");
+        var mode = BackingPolicy.ParseMode(args.Mode);
+        BackingPolicy.Check(args.SequentialCutoff, args.ReadAdmission);
         await EnterAdminAsync(cancel).ConfigureAwait(false);
         try
         {
@@ -546,6 +553,7 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
                 backing.Info = running.Info;
                 Log.Notice($"backing {backing.Id}: gc_percent set to {percent}");
             }
+            BackingPolicy.Apply(backing, running, mode, args.SequentialCutoff, args.ReadAdmission);
             return Views.Backing(backing, Exports);
         }
         finally
