@@ -113,19 +113,19 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
     {
         var backing = daemon.NewBacking(daemon.NewCache());
         var change = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), change, backing.BackingId, 50, passThru: true);
+        BackingOperations.Set(daemon.Client(), change, backing.BackingId, new SetBackingRequest(GcPercent: 50), wait: false, passThru: true);
         change.AssertNoErrors();
         Assert.Equal(50, change.Single<Backing>().GcPercent);
         Assert.Contains("from 70 to 50", Assert.Single(change.ShouldProcessCalls).Action);
 
         var again = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), again, backing.BackingId, 50, passThru: false);
+        BackingOperations.Set(daemon.Client(), again, backing.BackingId, new SetBackingRequest(GcPercent: 50), wait: false, passThru: false);
         again.AssertNoErrors();
         Assert.Empty(again.ShouldProcessCalls);
         Assert.Empty(again.Objects);
 
         var whatIf = new RecordingSink(shouldProcess: false);
-        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, 10, passThru: true);
+        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, new SetBackingRequest(GcPercent: 10), wait: false, passThru: true);
         Assert.Empty(whatIf.Objects);
         var now = new RecordingSink();
         BackingOperations.Get(daemon.Client(), now, [backing.BackingId], null, null);
@@ -136,7 +136,7 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
     public void SetOnAMissingBackingIsNotFound()
     {
         var sink = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), sink, 9876, 50, passThru: true);
+        BackingOperations.Set(daemon.Client(), sink, 9876, new SetBackingRequest(GcPercent: 50), wait: false, passThru: true);
         Assert.Equal(9876, sink.SingleError(ErrorTranslator.BackingNotFoundId).Target);
     }
 

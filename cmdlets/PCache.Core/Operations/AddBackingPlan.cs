@@ -3,7 +3,11 @@ using PCache.Client;
 namespace PCache.Core;
 
 /// <summary>What Add-PCacheBacking asks for. Null settings were not given and are not compared.</summary>
-public sealed record AddBackingRequest(string Path, long CacheSize, int CacheId = 0, int? GcPercent = null, int? Queues = null, bool? PersistOnWrite = null);
+public sealed record AddBackingRequest(string Path, long CacheSize, int CacheId = 0, int? GcPercent = null, int? Queues = null, bool? PersistOnWrite = null,
+    string? Mode = null, long? SequentialCutoff = null, int? ReadAdmission = null);
+
+/// <summary>What Set-PCacheBacking asks for; null settings are left as they are.</summary>
+public sealed record SetBackingRequest(int? GcPercent = null, string? Mode = null, long? SequentialCutoff = null, int? ReadAdmission = null);
 
 public enum AddBackingDecision
 {
@@ -46,6 +50,12 @@ public sealed record AddBackingPlan(AddBackingDecision Decision, BackingEntry? E
             differences.Add($"Queues is {existing.Queues}, not {q}");
         if (request.PersistOnWrite is { } pow && pow != existing.PersistOnWrite)
             differences.Add($"PersistOnWrite is {existing.PersistOnWrite}, not {pow}");
+        if (request.Mode is { } mode && !string.Equals(mode, existing.Mode, StringComparison.OrdinalIgnoreCase))
+            differences.Add($"Mode is {existing.Mode}, not {mode}");
+        if (request.SequentialCutoff is { } cutoff && cutoff != existing.SequentialCutoff)
+            differences.Add($"SequentialCutoff is {existing.SequentialCutoff}, not {cutoff}");
+        if (request.ReadAdmission is { } admission && admission != existing.ReadAdmission)
+            differences.Add($"ReadAdmission is {existing.ReadAdmission}, not {admission}");
         return new(differences.Count == 0 ? AddBackingDecision.Existing : AddBackingDecision.Conflict, existing, differences);
     }
 

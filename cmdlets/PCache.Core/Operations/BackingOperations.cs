@@ -59,7 +59,7 @@ public static class BackingOperations
                 sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingConflictId,
                     $"{request.Path} is already attached as backing {existing.BackingId}, but {string.Join("; ", plan.Differences)}.",
                     existing,
-                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent can be changed in place with Set-PCacheBacking."));
+                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent, Mode, SequentialCutoff and ReadAdmission can be changed in place with Set-PCacheBacking."));
                 return;
         }
         string action = plan.Existing is { } recorded
@@ -74,25 +74,55 @@ public static class BackingOperations
             GcPercent = request.GcPercent,
             Queues = request.Queues,
             PersistOnWrite = request.PersistOnWrite ?? false,
+            Mode = request.Mode?.ToLowerInvariant(),
+            SequentialCutoff = request.SequentialCutoff,
+            ReadAdmission = request.ReadAdmission,
         };
         if (ClientCall.TryRun(client, sink, request.Path, c => client.StartBackingAsync(args, c), out var started))
             sink.WriteObject(Backing.From(started, client.Socket.Path));
     }
 
     /// <summary>Change a running backing's settings; a setting that already has the value asked for is left alone.</summary>
-    public static void Set(PCacheClient client, ICommandSink sink, int backingId, int gcPercent, bool passThru)
+    public static void Set(PCacheClient client, ICommandSink sink, int backingId, SetBackingRequest request, bool wait, bool passThru)
     {
         if (Find(client, sink, backingId) is not { } backing) return;
-        if (backing.CacheGcPercent == gcPercent)
+        var args = new BackingSetArgs { BackingId = backingId };
+        var changes = new List<string>();
+        if (request.GcPercent is { } gc && gc != backing.CacheGcPercent)
         {
-            sink.WriteVerbose($"backing {backingId} already has GcPercent {gcPercent}; nothing to do");
-            if (passThru) sink.WriteObject(Backing.From(backing, client.Socket.Path));
-            return;
+            args.GcPercent = gc;
+            changes.Add($"GcPercent from {backing.CacheGcPercent} to {gc}");
         }
-        if (!sink.ShouldProcess(Describe(backing), $"Set GcPercent from {backing.CacheGcPercent} to {gcPercent}")) return;
-        var args = new BackingSetArgs { BackingId = backingId, GcPercent = gcPercent };
-        if (ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out var changed) && passThru)
-            sink.WriteObject(Backing.From(changed, client.Socket.Path));
+        if (request.Mode is { } mode && !string.Equals(mode, backing.Mode, StringComparison.OrdinalIgnoreCase))
+        {
+            args.Mode = mode.ToLowerInvariant();
+            changes.Add($"Mode from {backing.Mode} to {args.Mode}" + (backing.Mode is "writeback" or "writeonly" && args.Mode is not ("writeback" or "writeonly")
+                ? $" ({ByteSize.Format(backing.DirtyBytes)} of dirty data is written back in the background)" : ""));
+        }
+        if (request.SequentialCutoff is { } cutoff && cutoff != backing.SequentialCutoff)
+        {
+            args.SequentialCutoff = cutoff;
+            changes.Add($"SequentialCutoff from {backing.SequentialCutoff} to {cutoff}");
+        }
+        if (request.ReadAdmission is { } admission && admission != backing.ReadAdmission)
+        {
+            args.ReadAdmission = admission;
+            changes.Add($"ReadAdmission from {backing.ReadAdmission} to {admission}");
+        }
+        if (changes.Count == 0)
+        {
+            sink.WriteVerbose($"backing {backingId} already has these settings; nothing to do");
+        }
+        else
+        {
+            if (!sink.ShouldProcess(Describe(backing), $"Set {string.Join(", ", changes)}")) return;
+            if (!ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out backing)) return;
+        }
+        // -Wait: follow the write-back a switch away from write-back started, as Sync-PCacheBacking does.
+        if (wait && backing.Mode is not ("writeback" or "writeonly") && backing.DirtyBytes > 0)
+            SyncBacking.Run(client, sink, backingId, 0, passThru, ask: false);
+        else if (passThru)
+            sink.WriteObject(Backing.From(backing, client.Socket.Path));
     }
 
     /// <summary>The backing with this id, or null after a not-found error.</summary>

@@ -112,6 +112,10 @@ internal sealed class CacheHost(NbdExports exports, TimeSpan stuckAfter)
                         throw new ControlException(ErrorCodes.CorruptMedia, $"{path}: cannot open the cache device: {e.Message}", path);
                     }
                 }
+                // A backing's data CRC is recorded when it is created and cannot change (as dm-pcache
+                // refuses a table with another data_crc): asking for it on a device whose backings lack it is refused.
+                if (!formatted && args.DataCrc && device.StoredBackings.FirstOrDefault(b => !b.DataCrc) is { } plain)
+                    throw ControlException.Conflict($"{path}: its backing {plain.Path} was created without data CRC, which cannot be turned on later; start without --data-crc, or remove the backing first", path);
 
                 ManagedCache cache;
                 lock (_gate)
