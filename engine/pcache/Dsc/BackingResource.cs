@@ -4,7 +4,7 @@ namespace PCache.Daemon.Dsc;
 
 /// <summary>
 /// PCache/Backing: a backing attached to a cache device, found by its path. set attaches it,
-/// changes gcPercent in place, or removes it after writing back all its dirty data. A different
+/// changes gcPercent, mode, sequentialCutoff and readAdmission in place, or removes it after writing back all its dirty data. A different
 /// cacheId, cacheSize, queues or persistOnWrite would need removing it first: exit code 4.
 /// </summary>
 internal static class BackingResource
@@ -27,6 +27,10 @@ internal static class BackingResource
         DscCommand.Range("cacheSize", desired.CacheSize, 1, long.MaxValue);
         DscCommand.Range("gcPercent", desired.GcPercent, 0, 90);
         DscCommand.Range("queues", desired.Queues, 1, 1024);
+        DscCommand.Range("sequentialCutoff", desired.SequentialCutoff, 0, 1L << 40);
+        DscCommand.Range("readAdmission", desired.ReadAdmission, 0, 15);
+        if (desired.Mode is { } mode && !ChangeableInPlace.Modes.Contains(mode))
+            throw new DscException(DscCommand.InvalidInput, $"\"mode\" must be one of {string.Join(", ", ChangeableInPlace.Modes)}, not \"{mode}\"");
         bool wantExist = desired.Exist ?? true;
         var actual = await FindAsync(client, path);
 
@@ -57,12 +61,15 @@ internal static class BackingResource
                         GcPercent = desired.GcPercent,
                         Queues = desired.Queues,
                         PersistOnWrite = desired.PersistOnWrite ?? false,
+                        Mode = desired.Mode,
+                        SequentialCutoff = desired.SequentialCutoff,
+                        ReadAdmission = desired.ReadAdmission,
                     });
                 }
                 else if (wantExist && actual is not null)
                 {
                     var differing = await DifferencesAsync(client, desired, actual, wantExist);
-                    var fixedAtAttach = differing.Where(d => d is not "gcPercent").ToList();
+                    var fixedAtAttach = differing.Where(d => d is not "gcPercent" && !ChangeableInPlace.Policy.Contains(d)).ToList();
                     if (fixedAtAttach.Contains("state"))
                         throw new DscException(DscCommand.Failed,
                             $"backing {actual.BackingId} ({actual.BackingPath}) is {actual.State}{(actual.Error is null ? "" : $": {actual.Error}")}; see 'pcache backing-list'");
@@ -72,6 +79,14 @@ internal static class BackingResource
                             "remove it first (_exist false writes back its dirty data) and attach it again");
                     if (differing.Contains("gcPercent"))
                         actual = await client.SetBackingAsync(new BackingSetArgs { BackingId = actual.BackingId, GcPercent = desired.GcPercent });
+                    if (differing.Any(ChangeableInPlace.Policy.Contains))
+                        actual = await client.SetBackingAsync(new BackingSetArgs
+                        {
+                            BackingId = actual.BackingId,
+                            Mode = differing.Contains("mode") ? desired.Mode : null,
+                            SequentialCutoff = differing.Contains("sequentialCutoff") ? desired.SequentialCutoff : null,
+                            ReadAdmission = differing.Contains("readAdmission") ? desired.ReadAdmission : null,
+                        });
                 }
                 else if (!wantExist && actual is not null)
                 {
@@ -111,6 +126,9 @@ internal static class BackingResource
         if (desired.GcPercent is { } gc && gc != actual.CacheGcPercent) differing.Add("gcPercent");
         if (desired.Queues is { } q && q != actual.Queues) differing.Add("queues");
         if (desired.PersistOnWrite is { } pow && pow != actual.PersistOnWrite) differing.Add("persistOnWrite");
+        if (desired.Mode is { } mode && mode != actual.Mode) differing.Add("mode");
+        if (desired.SequentialCutoff is { } cutoff && cutoff != actual.SequentialCutoff) differing.Add("sequentialCutoff");
+        if (desired.ReadAdmission is { } admission && admission != actual.ReadAdmission) differing.Add("readAdmission");
         return differing;
     }
 
@@ -124,6 +142,9 @@ internal static class BackingResource
             GcPercent = b.CacheGcPercent,
             Queues = b.Queues,
             PersistOnWrite = b.PersistOnWrite,
+            Mode = b.Mode,
+            SequentialCutoff = b.SequentialCutoff,
+            ReadAdmission = b.ReadAdmission,
             Socket = socket,
             BackingId = b.BackingId,
             State = b.State,
@@ -131,4 +152,12 @@ internal static class BackingResource
             DirtyBytes = b.DirtyBytes,
             Exist = true,
         };
+}
+
+/// <summary>The cache policy: set changes it on an attached backing, no re-attach needed.</summary>
+internal static class ChangeableInPlace
+{
+    public static readonly string[] Policy = ["mode", "sequentialCutoff", "readAdmission"];
+
+    public static readonly string[] Modes = PCache.Engine.Cache.CacheModes.Names;
 }

@@ -40,6 +40,9 @@ internal sealed class BackingInstance
     public int? GcPercent { get; set; }
     public int? Queues { get; set; }
     public bool? PersistOnWrite { get; set; }
+    public string? Mode { get; set; }
+    public long? SequentialCutoff { get; set; }
+    public int? ReadAdmission { get; set; }
     public string? Socket { get; set; }
     public int? BackingId { get; set; }
     public string? State { get; set; }
