@@ -14,7 +14,7 @@ public sealed class CacheModeSwitchTests
     ];
 
     [Fact]
-    public void SwitchingWritebackToPassthroughUnderFioLosesNoDirtyDataAndWaitFollowsTheWriteBack()
+    public async Task SwitchingWritebackToPassthroughUnderFioLosesNoDirtyDataAndWaitFollowsTheWriteBack()
     {
         Tools.Require("fio");
         using var box = new Sandbox();
@@ -31,7 +31,8 @@ public sealed class CacheModeSwitchTests
         var switched = daemon.Json("backing-set", "--backing-id", "0", "--mode", "passthrough").Deserialize(ControlJsonContext.Default.BackingEntry)!;
         Assert.Equal("passthrough", switched.Mode);
         Assert.True(fio.WaitForExit(TimeSpan.FromMinutes(2)), "fio did not finish");
-        Assert.True(fio.ExitCode == 0, $"{output.Result}\n{errors.Result}\n{daemon.Log}");
+        string fioOut = await output, fioErr = await errors;
+        Assert.True(fio.ExitCode == 0, $"{fioOut}\n{fioErr}\n{daemon.Log}");
         Assert.True(daemon.Stat(0).Counters["bypass_mode_write_bytes"] > 0, "no write went to the backing after the switch");
 
         // --wait returns once write-back emptied the cache of dirty data.

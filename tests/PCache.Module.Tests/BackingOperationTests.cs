@@ -133,6 +133,31 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
     }
 
     [Fact]
+    public void SetChangesTheModeAndAdmissionOnceAndWaitReturnsWithNothingDirty()
+    {
+        var backing = daemon.NewBacking(daemon.NewCache());
+        var change = new RecordingSink();
+        BackingOperations.Set(daemon.Client(), change, backing.BackingId,
+            new SetBackingRequest(Mode: "WriteThrough", SequentialCutoff: 4L << 20, ReadAdmission: 2), wait: true, passThru: true);
+        change.AssertNoErrors();
+        var changed = change.Single<Backing>();
+        Assert.True((changed.Mode, changed.SequentialCutoff, changed.ReadAdmission, changed.Draining) == ("writethrough", 4L << 20, 2, false));
+        string action = Assert.Single(change.ShouldProcessCalls).Action;
+        Assert.Contains("Mode from writeback to writethrough", action);
+        Assert.Contains("ReadAdmission from 0 to 2", action);
+
+        var again = new RecordingSink();
+        BackingOperations.Set(daemon.Client(), again, backing.BackingId, new SetBackingRequest(Mode: "writethrough", ReadAdmission: 2), wait: false, passThru: false);
+        again.AssertNoErrors();
+        Assert.Empty(again.ShouldProcessCalls);
+
+        var plan = AddBackingPlan.For(new AddBackingRequest(backing.Path, 16L << 20, backing.CacheId, Mode: "writeback"),
+            [new BackingEntry { BackingPath = backing.Path, CacheId = backing.CacheId, State = BackingStates.Running, Mode = "writethrough", CacheSize = 16L << 20 }]);
+        Assert.Equal(AddBackingDecision.Conflict, plan.Decision);
+        Assert.Contains("Mode is writethrough, not writeback", plan.Differences);
+    }
+
+    [Fact]
     public void SetOnAMissingBackingIsNotFound()
     {
         var sink = new RecordingSink();

@@ -13,6 +13,12 @@ internal static class ModeSwitchWait
     public static async Task<int> RunAsync(PCacheClient client, JsonElement? request, int backingId, CancellationToken cancel)
     {
         var result = await client.SendAsync("backing-set", request, cancel: cancel);
+        // Absorbing modes keep dirty data by design: there is nothing to wait for.
+        if (result.GetProperty("mode").GetString() is "writeback" or "writeonly")
+        {
+            JsonOutput.Print(result);
+            return 0;
+        }
         long initial = -1;
         string? lastError = null;
         while (true)
