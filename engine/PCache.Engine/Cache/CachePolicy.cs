@@ -9,6 +9,7 @@ public sealed partial class BackingCache
     private readonly MissAdmission _admission = new();
     private long _sequentialCutoff;
     private volatile bool _backingUnflushed;
+    private readonly object _modeLock = new();
 
     public const long MaxSequentialCutoff = 1L << 40;
 
@@ -48,7 +49,7 @@ public sealed partial class BackingCache
     /// </summary>
     public void SetMode(CacheMode mode)
     {
-        lock (_owner)
+        lock (_modeLock)
         {
             if (mode == Info.Mode) return;
             Info = _owner.UpdateInfo(Info with { Flags = BackingInfo.WithMode(Info.Flags, mode) });
