@@ -408,6 +408,20 @@ Describe 'Caches, backings and statistics' {
         (Get-PCacheBacking -BackingId $id).WritebackRate | Should -Be 64MB
     }
 
+    It 'Set-PCacheBacking -Mode switches the cache mode online, completes the mode names and refuses others' {
+        Set-PCacheBacking -BackingId $script:backing1.BackingId -Mode passthrough -WhatIf
+        (Get-PCacheBacking -BackingId $script:backing1.BackingId).Mode | Should -Be 'writeback'
+        $changed = Set-PCacheBacking -BackingId $script:backing1.BackingId -Mode writearound -Wait -PassThru -Confirm:$false
+        $changed.Mode | Should -Be 'writearound'
+        $changed.Draining | Should -BeFalse
+        (Set-PCacheBacking -BackingId $script:backing1.BackingId -Mode writeback -PassThru -Confirm:$false).Mode | Should -Be 'writeback'
+        { Set-PCacheBacking -BackingId $script:backing1.BackingId -Mode fast } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        { Set-PCacheBacking -BackingId $script:backing1.BackingId } | Should -Throw -ErrorId 'PCacheNoSettingGiven*'
+        $line = 'Set-PCacheBacking -Mode write'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
+            Should -Be @('writeback', 'writethrough', 'writearound', 'writeonly')
+    }
+
     It 'Sync-PCacheBacking -PassThru returns a clean backing' {
         ($script:backing1 | Sync-PCacheBacking -PassThru -Confirm:$false).DirtyBytes | Should -Be 0
     }

@@ -72,6 +72,15 @@ public sealed class BackingStartArgs
 
     /// <summary>Write-back pacing: bytes/s below the watermark, a multiple of 1024 (default 0 = unlimited).</summary>
     public long? WritebackRate { get; set; }
+
+    /// <summary>Cache mode: writeback (default), writethrough, writearound, writeonly or passthrough.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
+    public long? SequentialCutoff { get; set; }
+
+    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
+    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>backing-stop: write back all dirty data, then forget the backing.</summary>
@@ -109,6 +118,15 @@ public sealed class BackingSetArgs
 
     /// <summary>Write-back pacing: bytes/s below the watermark, a multiple of 1024 (default 0 = unlimited).</summary>
     public long? WritebackRate { get; set; }
+
+    /// <summary>Cache mode: writeback (default), writethrough, writearound, writeonly or passthrough.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
+    public long? SequentialCutoff { get; set; }
+
+    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
+    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>stat: the engine's counters, for one backing or all of them.</summary>

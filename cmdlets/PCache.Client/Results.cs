@@ -60,8 +60,14 @@ public sealed class BackingEntry
     public long Size { get; set; }
     public long CacheSize { get; set; }
     public long DirtyBytes { get; set; }
-    /// <summary>Cache mode; "writeback" is the only one.</summary>
+    /// <summary>Cache mode: writeback, writethrough, writearound, writeonly or passthrough.</summary>
     public string Mode { get; set; } = "writeback";
+    /// <summary>Dirty data from write-back is still being written back after a switch to a mode that does not keep any.</summary>
+    public bool Draining { get; set; }
+    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
+    public long SequentialCutoff { get; set; }
+    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off).</summary>
+    public int ReadAdmission { get; set; }
     /// <summary>One of <see cref="BackingStates"/>.</summary>
     public string State { get; set; } = "";
     /// <summary>Why a backing is not running, or the last write-back/GC error of a running one.</summary>
@@ -152,6 +158,8 @@ public sealed class BackingStatistics
     public int CacheSegs { get; set; }
     public int CacheUsedSegs { get; set; }
     public int GcPercent { get; set; }
+    public string Mode { get; set; } = "writeback";
+    public bool Draining { get; set; }
     public long DirtyBytes { get; set; }
     /// <summary>Read bytes served from the cache ÷ read bytes (0 before any read).</summary>
     public double ReadHitRatio { get; set; }

@@ -13,6 +13,13 @@ public static class Limits
     public const int MinGcPercent = 0;
     public const int MaxGcPercent = 90;
 
+    /// <summary>The cache modes, in the order help lists them (the engine's CacheModes.Names).</summary>
+    public static readonly string[] Modes = ["writeback", "writethrough", "writearound", "writeonly", "passthrough"];
+    public const long MinSequentialCutoff = 0;
+    public const long MaxSequentialCutoff = 1L << 40;
+    public const int MinReadAdmission = 0;
+    public const int MaxReadAdmission = 15;
+
     public const int MinQueues = 1;
     public const int MaxQueues = 1024;
 

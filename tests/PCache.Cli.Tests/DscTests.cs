@@ -137,12 +137,39 @@ public sealed class DscTests
         Assert.Equal(0, daemon.Json("cache-list").GetArrayLength());
     }
 
+    [Fact]
+    public void TheCacheModeAndAdmissionConvergeInPlace()
+    {
+        using var box = new Sandbox();
+        using var daemon = new TestDaemon(box);
+        string path = box.SparseFile("b.img", 64 << 20);
+        Ok(daemon, "cache", "set", CacheInstance(box.PmemPath()));
+        string Desired(string mode) => JsonSerializer.Serialize(new Dictionary<string, object>
+            { ["path"] = path, ["cacheSize"] = SmallCache, ["mode"] = mode, ["sequentialCutoff"] = 4L << 20, ["readAdmission"] = 1 });
+        var set = Ok(daemon, "backing", "set", Desired("writethrough")).Single();
+        Assert.Equal("writethrough", set.GetProperty("mode").GetString());
+        int id = set.GetProperty("backingId").GetInt32();
+
+        daemon.Json("backing-set", "--backing-id", id.ToString(), "--mode", "writeback", "--read-admission", "0");
+        var test = Ok(daemon, "backing", "test", Desired("writethrough"));
+        Assert.False(test[0].GetProperty("_inDesiredState").GetBoolean());
+        Assert.Equal(["mode", "readAdmission"], test[1].EnumerateArray().Select(e => e.GetString()));
+
+        var converged = Ok(daemon, "backing", "set", Desired("writethrough")).Single();
+        Assert.Equal(id, converged.GetProperty("backingId").GetInt32()); // changed in place, not re-attached
+        var b = daemon.Backings().Single();
+        Assert.True((b.Mode, b.SequentialCutoff, b.ReadAdmission) == ("writethrough", 4L << 20, 1), $"{b.Mode} {b.SequentialCutoff} {b.ReadAdmission}");
+        Assert.True(Ok(daemon, "backing", "test", Desired("writethrough"))[0].GetProperty("_inDesiredState").GetBoolean());
+    }
+
     [Theory]
     [InlineData("backing", "get", "{not json", "not a valid PCache/Backing instance")]
     [InlineData("backing", "set", "", "no input")]
     [InlineData("backing", "test", """{"gcPercent":50}""", "needs \"path\"")]
     [InlineData("backing", "set", """{"path":"/tmp/x","gcPercent":95}""", "\"gcPercent\" is 95")]
     [InlineData("backing", "get", """{"path":"/tmp/x","colour":"red"}""", "'colour'")]
+    [InlineData("backing", "set", """{"path":"/tmp/x","mode":"fast"}""", "\"mode\" must be one of")]
+    [InlineData("backing", "set", """{"path":"/tmp/x","readAdmission":16}""", "\"readAdmission\" is 16")]
     [InlineData("cache", "get", """{"path":42}""", "not a valid PCache/Cache instance")]
     public void BadInputIsRefusedWithExitCode2(string resource, string op, string stdin, string message)
     {

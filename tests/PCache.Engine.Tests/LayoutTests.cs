@@ -346,6 +346,22 @@ public class LayoutTests
             AssertInfoRefused(Encoded(GoodInfo() with { Flags = BackingInfo.FlagActive | ((uint)gc << BackingInfo.GcPercentShift) }));
     }
 
+    [Fact]
+    public void Backing_info_cache_mode_round_trips_old_records_read_as_writeback_and_an_unknown_mode_is_refused()
+    {
+        Assert.Equal(PCache.Engine.Cache.CacheMode.Writeback, BackingInfo.Decode(Encoded(GoodInfo()), 3, InfoAt, Sb).Mode);
+        foreach (var mode in Enum.GetValues<PCache.Engine.Cache.CacheMode>())
+        {
+            var info = GoodInfo() with { Flags = BackingInfo.WithMode(GoodInfo().Flags, mode) };
+            var back = BackingInfo.Decode(Encoded(info), 3, InfoAt, Sb);
+            Assert.Equal(mode, back.Mode);
+            Assert.Equal(70, back.GcPercent);
+            Assert.True(back.DataCrc && back.Active);
+        }
+        foreach (uint forged in new[] { 5u, 6u, 7u })
+            AssertInfoRefused(Encoded(GoodInfo() with { Flags = GoodInfo().Flags | (forged << BackingInfo.ModeShift) }));
+    }
+
     [Theory]
     [InlineData(64u, 1u)]   // first segment past the device
     [InlineData(0u, 0u)]    // empty chain

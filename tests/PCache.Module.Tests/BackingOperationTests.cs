@@ -113,19 +113,19 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
     {
         var backing = daemon.NewBacking(daemon.NewCache());
         var change = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), change, backing.BackingId, 50, passThru: true);
+        BackingOperations.Set(daemon.Client(), change, backing.BackingId, new BackingSettings(GcPercent: 50), wait: false, passThru: true);
         change.AssertNoErrors();
         Assert.Equal(50, change.Single<Backing>().GcPercent);
         Assert.Contains("from 70 to 50", Assert.Single(change.ShouldProcessCalls).Action);
 
         var again = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), again, backing.BackingId, 50, passThru: false);
+        BackingOperations.Set(daemon.Client(), again, backing.BackingId, new BackingSettings(GcPercent: 50), wait: false, passThru: false);
         again.AssertNoErrors();
         Assert.Empty(again.ShouldProcessCalls);
         Assert.Empty(again.Objects);
 
         var whatIf = new RecordingSink(shouldProcess: false);
-        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, 10, passThru: true);
+        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, new BackingSettings(GcPercent: 10), wait: false, passThru: true);
         Assert.Empty(whatIf.Objects);
         var now = new RecordingSink();
         BackingOperations.Get(daemon.Client(), now, [backing.BackingId], null, null);
@@ -133,10 +133,35 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
     }
 
     [Fact]
+    public void SetChangesTheModeAndAdmissionOnceAndWaitReturnsWithNothingDirty()
+    {
+        var backing = daemon.NewBacking(daemon.NewCache());
+        var change = new RecordingSink();
+        BackingOperations.Set(daemon.Client(), change, backing.BackingId,
+            new BackingSettings(Mode: "WriteThrough", SequentialCutoff: 4L << 20, ReadAdmission: 2), wait: true, passThru: true);
+        change.AssertNoErrors();
+        var changed = change.Single<Backing>();
+        Assert.True((changed.Mode, changed.SequentialCutoff, changed.ReadAdmission, changed.Draining) == ("writethrough", 4L << 20, 2, false));
+        string action = Assert.Single(change.ShouldProcessCalls).Action;
+        Assert.Contains("Mode from writeback to writethrough", action);
+        Assert.Contains("ReadAdmission from 0 to 2", action);
+
+        var again = new RecordingSink();
+        BackingOperations.Set(daemon.Client(), again, backing.BackingId, new BackingSettings(Mode: "writethrough", ReadAdmission: 2), wait: false, passThru: false);
+        again.AssertNoErrors();
+        Assert.Empty(again.ShouldProcessCalls);
+
+        var plan = AddBackingPlan.For(new AddBackingRequest(backing.Path, 16L << 20, backing.CacheId, Mode: "writeback"),
+            [new BackingEntry { BackingPath = backing.Path, CacheId = backing.CacheId, State = BackingStates.Running, Mode = "writethrough", CacheSize = 16L << 20 }]);
+        Assert.Equal(AddBackingDecision.Conflict, plan.Decision);
+        Assert.Contains("Mode is writethrough, not writeback", plan.Differences);
+    }
+
+    [Fact]
     public void SetOnAMissingBackingIsNotFound()
     {
         var sink = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), sink, 9876, 50, passThru: true);
+        BackingOperations.Set(daemon.Client(), sink, 9876, new BackingSettings(GcPercent: 50), wait: false, passThru: true);
         Assert.Equal(9876, sink.SingleError(ErrorTranslator.BackingNotFoundId).Target);
     }
 

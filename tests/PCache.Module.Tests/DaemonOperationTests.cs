@@ -55,7 +55,7 @@ public sealed class DaemonOperationTests(TestDaemon daemon) : IClassFixture<Test
             "Get-PCacheBacking" => () => BackingOperations.Get(client, sink, null, null, null),
             "Add-PCacheBacking" => () => BackingOperations.Add(client, sink, new AddBackingRequest("/tmp/x.img", 1L << 20)),
             "Remove-PCacheBacking" => () => RemoveBacking.Run(client, sink, 0, false, false),
-            "Set-PCacheBacking" => () => BackingOperations.Set(client, sink, 0, 50, false),
+            "Set-PCacheBacking" => () => BackingOperations.Set(client, sink, 0, new BackingSettings(GcPercent: 50), wait: false, passThru: false),
             "Sync-PCacheBacking" => () => SyncBacking.Run(client, sink, 0, 0, false),
             "Get-PCacheStat" => () => StatOperations.Get(client, sink, null),
             "Clear-PCacheStat" => () => StatOperations.Clear(client, sink, null, false),

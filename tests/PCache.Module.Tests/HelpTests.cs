@@ -67,7 +67,10 @@ public sealed class HelpTests
             var actual = p.Sets.Select(s => new ParameterSetHelp(s.Name == ParameterInfo.AllSets ? ParameterSetHelp.All : s.Name,
                 s.Position?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "Named", s.Mandatory, s.ValueFromPipeline, s.ValueFromPipelineByPropertyName, false));
             Assert.Equal(actual.OrderBy(s => s.Name), doc.ParameterSets.OrderBy(s => s.Name));
-            Assert.Empty(doc.AcceptedValues);
+            string[] accepted = p.Attribute<ValidateSetAttribute>() is { } set
+                ? ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)set.ConstructorArguments[0].Value!).Select(a => (string)a.Value!).ToArray()
+                : [];
+            Assert.Equal(accepted, doc.AcceptedValues.ToArray());
         }
         foreach (var risk in d.Parameters.Where(p => p.Name is "WhatIf" or "Confirm"))
         {

@@ -40,6 +40,22 @@ public sealed class ValidationRangeTests
     }
 
     [Fact]
+    public void ModeAndAdmissionAreTheEnginesChoices()
+    {
+        Assert.Equal(CacheModes.Names, Limits.Modes);
+        Assert.Equal(Enum.GetValues<CacheMode>().Select(m => m.Name()), Limits.Modes);
+        foreach (var cmdlet in new[] { "Add-PCacheBacking", "Set-PCacheBacking" })
+        {
+            var c = CmdletMetadata.Get(cmdlet);
+            var set = c.Parameter("Mode").Attribute<System.Management.Automation.ValidateSetAttribute>()!;
+            Assert.Equal(Limits.Modes, ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)set.ConstructorArguments[0].Value!).Select(a => (string)a.Value!));
+            Assert.Equal(((object)0L, (object)BackingCache.MaxSequentialCutoff), c.Parameter("SequentialCutoff").Range);
+            Assert.Equal(((object)0, (object)15), c.Parameter("ReadAdmission").Range);
+        }
+        Assert.Equal(BackingCache.MaxSequentialCutoff, Limits.MaxSequentialCutoff);
+    }
+
+    [Fact]
     public void CacheDeviceSizesAreTheEnginesLimits()
     {
         foreach (var cmdlet in new[] { "Start-PCacheCache", "Initialize-PCacheCache" })

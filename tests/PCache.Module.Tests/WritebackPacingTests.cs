@@ -56,7 +56,7 @@ public sealed class WritebackPacingTests(TestDaemon daemon) : IClassFixture<Test
         var wanted = new BackingSettings(WritebackWatermark: 20, WritebackMaxAge: 30, WritebackRate: 8L << 20);
 
         var whatIf = new RecordingSink(shouldProcess: false);
-        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, wanted, passThru: true);
+        BackingOperations.Set(daemon.Client(), whatIf, backing.BackingId, wanted, wait: false, passThru: true);
         Assert.Empty(whatIf.Objects);
         var action = Assert.Single(whatIf.ShouldProcessCalls).Action;
         Assert.Contains("WritebackWatermark from 50 to 20", action);
@@ -65,13 +65,13 @@ public sealed class WritebackPacingTests(TestDaemon daemon) : IClassFixture<Test
         Assert.DoesNotContain("GcPercent", action);
 
         var change = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), change, backing.BackingId, wanted, passThru: true);
+        BackingOperations.Set(daemon.Client(), change, backing.BackingId, wanted, wait: false, passThru: true);
         change.AssertNoErrors();
         var changed = change.Single<Backing>();
         Assert.Equal((20, 30, 8L << 20, 70), (changed.WritebackWatermark, changed.WritebackMaxAge, changed.WritebackRate, changed.GcPercent));
 
         var again = new RecordingSink();
-        BackingOperations.Set(daemon.Client(), again, backing.BackingId, wanted, passThru: false);
+        BackingOperations.Set(daemon.Client(), again, backing.BackingId, wanted, wait: false, passThru: false);
         again.AssertNoErrors();
         Assert.Empty(again.ShouldProcessCalls);
         Assert.Contains(again.Verbose, v => v.Contains("nothing to do", StringComparison.Ordinal));

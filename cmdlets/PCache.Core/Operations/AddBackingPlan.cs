@@ -4,7 +4,8 @@ namespace PCache.Core;
 
 /// <summary>What Add-PCacheBacking asks for. Null settings were not given and are not compared.</summary>
 public sealed record AddBackingRequest(string Path, long CacheSize, int CacheId = 0, int? GcPercent = null, int? Queues = null, bool? PersistOnWrite = null,
-    int? WritebackWatermark = null, int? WritebackMaxAge = null, long? WritebackRate = null);
+    int? WritebackWatermark = null, int? WritebackMaxAge = null, long? WritebackRate = null,
+    string? Mode = null, long? SequentialCutoff = null, int? ReadAdmission = null);
 
 public enum AddBackingDecision
 {
@@ -53,6 +54,12 @@ public sealed record AddBackingPlan(AddBackingDecision Decision, BackingEntry? E
             differences.Add($"WritebackMaxAge is {existing.WritebackMaxAge}, not {age}");
         if (request.WritebackRate is { } rate && rate != existing.WritebackRate)
             differences.Add($"WritebackRate is {existing.WritebackRate}, not {rate}");
+        if (request.Mode is { } mode && !string.Equals(mode, existing.Mode, StringComparison.OrdinalIgnoreCase))
+            differences.Add($"Mode is {existing.Mode}, not {mode}");
+        if (request.SequentialCutoff is { } cutoff && cutoff != existing.SequentialCutoff)
+            differences.Add($"SequentialCutoff is {existing.SequentialCutoff}, not {cutoff}");
+        if (request.ReadAdmission is { } admission && admission != existing.ReadAdmission)
+            differences.Add($"ReadAdmission is {existing.ReadAdmission}, not {admission}");
         return new(differences.Count == 0 ? AddBackingDecision.Existing : AddBackingDecision.Conflict, existing, differences);
     }
 

@@ -59,7 +59,7 @@ public static class BackingOperations
                 sink.WriteError(ErrorTranslator.Module(ErrorTranslator.BackingConflictId,
                     $"{request.Path} is already attached as backing {existing.BackingId}, but {string.Join("; ", plan.Differences)}.",
                     existing,
-                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent and the Writeback* settings can be changed in place with Set-PCacheBacking."));
+                    $"Remove it first (Remove-PCacheBacking -BackingId {existing.BackingId}) to add it again with other settings; GcPercent, Mode, SequentialCutoff, ReadAdmission and the Writeback* settings can be changed in place with Set-PCacheBacking."));
                 return;
         }
         string action = plan.Existing is { } recorded
@@ -77,6 +77,9 @@ public static class BackingOperations
             WritebackWatermark = request.WritebackWatermark,
             WritebackMaxAge = request.WritebackMaxAge,
             WritebackRate = request.WritebackRate,
+            Mode = request.Mode?.ToLowerInvariant(),
+            SequentialCutoff = request.SequentialCutoff,
+            ReadAdmission = request.ReadAdmission,
         };
         if (ClientCall.TryRun(client, sink, request.Path, c => client.StartBackingAsync(args, c), out var started))
             sink.WriteObject(Backing.From(started, client.Socket.Path));
@@ -84,30 +87,28 @@ public static class BackingOperations
 
     /// <summary>Change a running backing's settings; a setting that already has the value asked for is left alone.</summary>
     public static void Set(PCacheClient client, ICommandSink sink, int backingId, int gcPercent, bool passThru) =>
-        Set(client, sink, backingId, new BackingSettings(GcPercent: gcPercent), passThru);
+        Set(client, sink, backingId, new BackingSettings(GcPercent: gcPercent), wait: false, passThru);
 
-    /// <summary>Change the given settings of a running backing; those it already has are left alone.</summary>
-    public static void Set(PCacheClient client, ICommandSink sink, int backingId, BackingSettings settings, bool passThru)
+    /// <summary>Change the given settings of a running backing; those it already has are left alone. With
+    /// <paramref name="wait"/>, follow the write-back a switch away from write-back started, as Sync-PCacheBacking does.</summary>
+    public static void Set(PCacheClient client, ICommandSink sink, int backingId, BackingSettings settings, bool wait, bool passThru)
     {
         if (Find(client, sink, backingId) is not { } backing) return;
         var changes = settings.ChangesFrom(backing);
         if (changes.Count == 0)
         {
             sink.WriteVerbose($"backing {backingId} already has {settings.Given()}; nothing to do");
-            if (passThru) sink.WriteObject(Backing.From(backing, client.Socket.Path));
-            return;
         }
-        if (!sink.ShouldProcess(Describe(backing), "Set " + string.Join("; ", changes))) return;
-        var args = new BackingSetArgs
+        else
         {
-            BackingId = backingId,
-            GcPercent = settings.GcPercent,
-            WritebackWatermark = settings.WritebackWatermark,
-            WritebackMaxAge = settings.WritebackMaxAge,
-            WritebackRate = settings.WritebackRate,
-        };
-        if (ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out var changed) && passThru)
-            sink.WriteObject(Backing.From(changed, client.Socket.Path));
+            if (!sink.ShouldProcess(Describe(backing), "Set " + string.Join("; ", changes))) return;
+            var args = settings.ToArgs(backing);
+            if (!ClientCall.TryRun(client, sink, backingId, c => client.SetBackingAsync(args, c), out backing)) return;
+        }
+        if (wait && !BackingSettings.KeepsDirtyData(backing.Mode) && backing.DirtyBytes > 0)
+            SyncBacking.Run(client, sink, backingId, 0, passThru, ask: false);
+        else if (passThru)
+            sink.WriteObject(Backing.From(backing, client.Socket.Path));
     }
 
     /// <summary>The backing with this id, or null after a not-found error.</summary>

@@ -13,7 +13,8 @@ public static class SyncBacking
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
-    public static void Run(PCacheClient client, ICommandSink sink, int backingId, int timeoutSeconds, bool passThru)
+    /// <param name="ask">False when the caller already asked (Set-PCacheBacking -Wait after a mode switch).</param>
+    public static void Run(PCacheClient client, ICommandSink sink, int backingId, int timeoutSeconds, bool passThru, bool ask = true)
     {
         if (!TryStat(client, sink, backingId, out var stat)) return;
         string target = $"backing {backingId} ({stat.BackingPath})";
@@ -24,7 +25,7 @@ public static class SyncBacking
                 backingId, "Put the device back and run Add-PCacheBacking to re-attach it, or see Get-PCacheBacking for the reason."));
             return;
         }
-        if (!sink.ShouldProcess(target, $"Write back {ByteSize.Format(stat.DirtyBytes)} of dirty data to the backing device")) return;
+        if (ask && !sink.ShouldProcess(target, $"Write back {ByteSize.Format(stat.DirtyBytes)} of dirty data to the backing device")) return;
 
         string activity = $"Writing back {target}";
         long initial = Math.Max(stat.DirtyBytes, 1);

@@ -19,7 +19,17 @@ public sealed class Backing
     /// <summary>running, draining, refused, unavailable or corrupt.</summary>
     public string State { get; init; } = "";
 
+    /// <summary>writeback, writethrough, writearound, writeonly or passthrough.</summary>
     public string Mode { get; init; } = "";
+
+    /// <summary>Dirty data left from write-back is still being written back after a mode switch.</summary>
+    public bool Draining { get; init; }
+
+    /// <summary>A sequential stream longer than this bypasses the cache; 0 = off.</summary>
+    public long SequentialCutoff { get; init; }
+
+    /// <summary>Misses a 64 KiB block needs before a read miss caches it; 0 = off.</summary>
+    public int ReadAdmission { get; init; }
 
     /// <summary>Size of the backing device.</summary>
     public long Size { get; init; }
@@ -79,6 +89,9 @@ public sealed class Backing
         Path = e.BackingPath,
         State = e.State,
         Mode = e.Mode,
+        Draining = e.Draining,
+        SequentialCutoff = e.SequentialCutoff,
+        ReadAdmission = e.ReadAdmission,
         Size = e.Size,
         CacheSize = e.CacheSize,
         CacheSegments = e.CacheSegs,

@@ -47,6 +47,11 @@ public sealed class Stat
 
     public int GcPercent { get; init; }
 
+    /// <summary>The cache mode; Draining while dirty data from write-back is still being written back after a switch.</summary>
+    public string Mode { get; init; } = "";
+
+    public bool Draining { get; init; }
+
     public long DirtyBytes { get; init; }
 
     /// <summary>Read bytes served from the cache ÷ read bytes since the counters were last cleared, 0..1.</summary>
@@ -165,6 +170,8 @@ public sealed class Stat
             CacheUsedSegments = s.CacheUsedSegs,
             CacheUsedRatio = s.CacheSegs == 0 ? 0 : (double)s.CacheUsedSegs / s.CacheSegs,
             GcPercent = s.GcPercent,
+            Mode = s.Mode,
+            Draining = s.Draining,
             DirtyBytes = s.DirtyBytes,
             ReadHitRatio = s.ReadHitRatio,
             PendingKeys = s.PendingKeys,

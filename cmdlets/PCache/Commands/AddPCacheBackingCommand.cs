@@ -45,6 +45,18 @@ public sealed class AddPCacheBackingCommand : PCacheCmdlet
     [ValidateRange(Limits.MinWritebackRate, Limits.MaxWritebackRate)]
     public long? WritebackRate { get; set; }
 
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("writeback", "writethrough", "writearound", "writeonly", "passthrough")]
+    public string? Mode { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(Limits.MinSequentialCutoff, Limits.MaxSequentialCutoff)]
+    public long? SequentialCutoff { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(Limits.MinReadAdmission, Limits.MaxReadAdmission)]
+    public int? ReadAdmission { get; set; }
+
     /// <summary>Not bound from the pipeline: CSV text "False" would convert to a present switch.</summary>
     [Parameter]
     public SwitchParameter PersistOnWrite { get; set; }
@@ -53,7 +65,8 @@ public sealed class AddPCacheBackingCommand : PCacheCmdlet
     {
         bool? persist = MyInvocation.BoundParameters.ContainsKey(nameof(PersistOnWrite)) ? PersistOnWrite.IsPresent : null;
         var request = new AddBackingRequest(BackingPath.IsRemote(Path) ? Path : ResolvePath(Path), CacheSize, CacheId, GcPercent, Queues, persist,
-            WritebackWatermark, WritebackMaxAge, WritebackRate);
+            WritebackWatermark, WritebackMaxAge, WritebackRate,
+            Mode, SequentialCutoff, ReadAdmission);
         Run((client, sink) => BackingOperations.Add(client, sink, request));
     }
 }

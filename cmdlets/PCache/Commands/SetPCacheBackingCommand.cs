@@ -30,6 +30,22 @@ public sealed class SetPCacheBackingCommand : PCacheCmdlet
     public long? WritebackRate { get; set; }
 
     [Parameter]
+    [ValidateSet("writeback", "writethrough", "writearound", "writeonly", "passthrough")]
+    public string? Mode { get; set; }
+
+    [Parameter]
+    [ValidateRange(Limits.MinSequentialCutoff, Limits.MaxSequentialCutoff)]
+    public long? SequentialCutoff { get; set; }
+
+    [Parameter]
+    [ValidateRange(Limits.MinReadAdmission, Limits.MaxReadAdmission)]
+    public int? ReadAdmission { get; set; }
+
+    /// <summary>After a switch away from write-back, wait (with progress) until no dirty data is left.</summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
+
+    [Parameter]
     public SwitchParameter PassThru { get; set; }
 
     /// <summary>Refused before the daemon is asked: a call without any setting is a mistake, not a no-op.</summary>
@@ -37,15 +53,15 @@ public sealed class SetPCacheBackingCommand : PCacheCmdlet
     {
         if (Settings.IsEmpty)
             ThrowTerminatingError(CmdletSink.ToRecord(ErrorTranslator.Module(ErrorTranslator.NoSettingGivenId,
-                "Set-PCacheBacking needs a setting to change: -GcPercent, -WritebackWatermark, -WritebackMaxAge or -WritebackRate.", null)));
+                "Set-PCacheBacking needs a setting to change: -GcPercent, -Mode, -SequentialCutoff, -ReadAdmission, -WritebackWatermark, -WritebackMaxAge or -WritebackRate.", null)));
         base.BeginProcessing();
     }
 
-    private BackingSettings Settings => new(GcPercent, WritebackWatermark, WritebackMaxAge, WritebackRate);
+    private BackingSettings Settings => new(GcPercent, WritebackWatermark, WritebackMaxAge, WritebackRate, Mode, SequentialCutoff, ReadAdmission);
 
     protected override void ProcessRecord() =>
         Run((client, sink) =>
         {
-            foreach (int id in BackingId) BackingOperations.Set(client, sink, id, Settings, PassThru);
+            foreach (int id in BackingId) BackingOperations.Set(client, sink, id, Settings, Wait, PassThru);
         });
 }

@@ -122,6 +122,7 @@ internal sealed class Writeback : Worker
         Emit(ref runOffset, ref runPmem, ref runLength);
         _cache.Device.Flush();
         _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        for (int i = 0; i < n; i++) _cache.MarkWrittenBack(_cache.KeyAt(room, i, tail, at));
         // Dirty bytes count data only (zero keys take no cache space), as the write path logs them.
         Interlocked.Add(ref _bytesDone, data);
         _cache.Stats.Increment(Counter.WritebackKsets);

@@ -20,6 +20,8 @@ public sealed record BackingOptions
 
     public WritebackPacing Pacing { get; init; } = WritebackPacing.Default;
 
+    public CacheMode Mode { get; init; } = CacheMode.Writeback;
+
     /// <summary>Identity of the backing device, checked when the cache reattaches it.</summary>
     public ulong Fingerprint { get; init; }
 }
@@ -36,6 +38,11 @@ public sealed record CacheStatus
     public int GcPercent { get; init; }
     public bool DataCrc { get; init; }
     public bool PersistOnWrite { get; init; }
+    public string Mode { get; init; } = "writeback";
+    /// <summary>Write-back of the dirty data left from an absorbing mode is under way.</summary>
+    public bool Draining { get; init; }
+    public long SequentialCutoff { get; init; }
+    public int ReadAdmission { get; init; }
     public long DirtyBytes { get; init; }
     public int PendingKeys { get; init; }
     public string KeyHead { get; init; } = "";

@@ -183,6 +183,7 @@ public sealed class CacheDevice : IDisposable
             _infoState[id] = ReplicaState.None;
             uint flags = BackingInfo.WithGcPercent(BackingInfo.FlagActive, options.GcPercent)
                 | (options.DataCrc ? BackingInfo.FlagDataCrc : 0) | (options.PersistOnWrite ? BackingInfo.FlagPersistOnWrite : 0);
+            flags = BackingInfo.WithMode(flags, options.Mode);
             var info = new BackingInfo
             {
                 BackingId = id,

@@ -24,7 +24,9 @@ public sealed partial class BackingCache
         try
         {
             long hit = 0, miss = 0;
-            ReadCore(offset, destination, ref hit, ref miss, ref ticket);
+            var refusal = FillRefusal(offset, destination.Length, Info.Mode);
+            ReadCore(offset, destination, refusal is null, ref hit, ref miss, ref ticket);
+            if (refusal is { } why) Stats.Add(why, miss);
             Stats.Increment(Counter.ReadRequests);
             Stats.Add(Counter.ReadBytes, destination.Length);
             Stats.Add(Counter.ReadHitBytes, hit);
@@ -41,13 +43,14 @@ public sealed partial class BackingCache
         var ticket = _requests.Enter();
         Stats.Increment(Counter.PrefetchRequests);
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, 1 << 20));
+        bool fill = Info.Mode.FillsOnMiss(); // asked for explicitly: no admission test
         try
         {
             long hit = 0, miss = 0;
             while (length > 0)
             {
                 int n = (int)Math.Min(length, buffer.Length);
-                ReadCore(offset, buffer.AsSpan(0, n), ref hit, ref miss, ref ticket);
+                ReadCore(offset, buffer.AsSpan(0, n), fill, ref hit, ref miss, ref ticket);
                 offset += n;
                 length -= n;
             }
@@ -60,19 +63,19 @@ public sealed partial class BackingCache
         }
     }
 
-    private void ReadCore(long offset, Span<byte> destination, ref long hit, ref long miss, ref RequestTicket ticket)
+    private void ReadCore(long offset, Span<byte> destination, bool fill, ref long hit, ref long miss, ref RequestTicket ticket)
     {
         while (!destination.IsEmpty)
         {
             long windowEnd = (offset | (Geometry.SubtreeSize - 1)) + 1;
             int len = (int)Math.Min(destination.Length, windowEnd - offset);
-            ReadWindow(offset, destination[..len], ref hit, ref miss, ref ticket);
+            ReadWindow(offset, destination[..len], fill, ref hit, ref miss, ref ticket);
             offset += len;
             destination = destination[len..];
         }
     }
 
-    private unsafe void ReadWindow(long offset, Span<byte> dst, ref long hitBytes, ref long missBytes, ref RequestTicket ticket)
+    private unsafe void ReadWindow(long offset, Span<byte> dst, bool fill, ref long hitBytes, ref long missBytes, ref RequestTicket ticket)
     {
         var tree = TreeFor(offset);
         uint s = (uint)(offset & (Geometry.SubtreeSize - 1));
@@ -127,6 +130,12 @@ public sealed partial class BackingCache
                     {
                         int c = tree.Ceiling(pos);
                         uint gapEnd = c < 0 ? e : Math.Min(tree[c].Start, e);
+                        if (!fill)
+                        {
+                            misses[count++] = new Miss { Start = pos, Length = gapEnd - pos, Node = -1 };
+                            pos = gapEnd;
+                            continue;
+                        }
                         int p = tree.Allocate();
                         uint token = NextPlaceholderToken();
                         ref var ph = ref tree[p];

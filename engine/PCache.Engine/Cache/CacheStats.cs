@@ -11,6 +11,8 @@ public enum Counter
     GcKsets, GcSegmentsFreed, StaleKeysPurged, WriterWaits, BackingReadErrors,
     // Write-back pacing: why each kset was written back, and how long write-back held back.
     WritebackIdleKsets, WritebackAgeKsets, WritebackWatermarkKsets, WritebackUrgentKsets, WritebackBusyWaitMs, WritebackRateLimitedMs,
+    // Admission: what bypassed the cache, and why.
+    BypassSequentialReadBytes, BypassSequentialWriteBytes, BypassAdmissionReadBytes, BypassModeReadBytes, BypassModeWriteBytes,
 }
 
 /// <summary>

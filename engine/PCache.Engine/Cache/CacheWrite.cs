@@ -14,16 +14,22 @@ public sealed partial class BackingCache
     {
         CheckRange(offset, data.Length);
         var ticket = _requests.Enter();
-        try { WriteCore(offset, data, fua); }
+        try
+        {
+            Stats.Increment(Counter.WriteRequests);
+            Stats.Add(Counter.WriteBytes, data.Length);
+            if (fua) Stats.Increment(Counter.FuaWrites);
+            var mode = Info.Mode;
+            bool sequential = IsSequential(offset, data.Length);
+            if (mode.AbsorbsWrites() && !sequential) WriteCore(offset, data, fua, clean: false);
+            else WriteDirect(offset, data, fua, mode, ref ticket);
+        }
         finally { _requests.Exit(ref ticket); }
     }
 
-    private void WriteCore(long offset, ReadOnlySpan<byte> data, bool fua)
+    private void WriteCore(long offset, ReadOnlySpan<byte> data, bool fua, bool clean)
     {
         bool close = fua || Info.PersistOnWrite;
-        Stats.Increment(Counter.WriteRequests);
-        Stats.Add(Counter.WriteBytes, data.Length);
-        if (fua) Stats.Increment(Counter.FuaWrites);
         var head = HeadForThisCpu();
         long ticket = 0;
         while (!data.IsEmpty)
@@ -38,9 +44,9 @@ public sealed partial class BackingCache
             // Non-DAX media sync the data later, before the kset that names it (KeyLog).
             Pmem.Stage();
             uint crc = Info.DataCrc ? Crc.OfData(chunk, offset) : 0;
-            var key = new KeyRecord(offset, space.Length, 0, space.Segment, space.Offset, space.Generation, crc);
+            var key = new KeyRecord(offset, space.Length, clean ? KeyRecord.FlagClean : 0, space.Segment, space.Offset, space.Generation, crc);
             ticket = Math.Max(ticket, InsertAndLog(key, close));
-            Stats.Add(Counter.DirtyBytesAdded, space.Length);
+            if (!clean) Stats.Add(Counter.DirtyBytesAdded, space.Length);
             offset += space.Length;
             data = data[(int)space.Length..];
         }
@@ -57,6 +63,8 @@ public sealed partial class BackingCache
             if (!Log.EnsureRoom(wait: true)) throw new CacheStoppedException();
             Log.CloseAll();
             Pmem.Commit();
+            // Writes that went to the backing were acknowledged before it made them durable.
+            if (_backingUnflushed) FlushBacking();
         }
         finally { _requests.Exit(ref ticket); }
     }
@@ -66,7 +74,9 @@ public sealed partial class BackingCache
     {
         Stats.Increment(Counter.ZeroRequests);
         Stats.Add(Counter.ZeroBytes, length);
-        LogZero(offset, length, noHole ? KeyRecord.FlagZero | KeyRecord.FlagNoHole : KeyRecord.FlagZero, fua);
+        uint flags = noHole ? KeyRecord.FlagZero | KeyRecord.FlagNoHole : KeyRecord.FlagZero;
+        if (Info.Mode.AbsorbsWrites()) LogZero(offset, length, flags, fua);
+        else ZeroDirect(offset, length, flags, fua);
     }
 
     /// <summary>
@@ -77,7 +87,8 @@ public sealed partial class BackingCache
     {
         Stats.Increment(Counter.DiscardRequests);
         Stats.Add(Counter.DiscardBytes, length);
-        LogZero(offset, length, KeyRecord.FlagZero, fua);
+        if (Info.Mode.AbsorbsWrites()) LogZero(offset, length, KeyRecord.FlagZero, fua);
+        else ZeroDirect(offset, length, KeyRecord.FlagZero, fua);
     }
 
     private void LogZero(long offset, long length, uint flags, bool fua)

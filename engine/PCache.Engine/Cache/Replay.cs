@@ -57,7 +57,7 @@ public sealed partial class BackingCache
                 keys++;
                 if (key.IsZero)
                 {
-                    Index(key);
+                    Index(key, writtenBack: !pastDirtyTail);
                     if (pastDirtyTail) dirty += key.Length;
                     continue;
                 }
@@ -89,7 +89,7 @@ public sealed partial class BackingCache
                 }
                 dataSegments[key.Segment] = true;
                 Pool.AddRef(key.Segment);
-                Index(key);
+                Index(key, writtenBack: !pastDirtyTail);
                 if (pastDirtyTail && !key.IsClean && !key.IsZero) dirty += key.Length; // data only, as the write path counts
             }
             pos = pos with { Offset = pos.Offset + (uint)Kset.SizeOf(n) };
@@ -106,7 +106,10 @@ public sealed partial class BackingCache
         ReplayTime = clock.Elapsed;
     }
 
-    private void Index(in KeyRecord key) => TreeFor(key.Offset).Insert(key);
+    /// <summary>Keys before dirty_tail are on the backing already: indexed clean, so a write that
+    /// bypasses the cache knows no write-back of that range is still to come.</summary>
+    private void Index(in KeyRecord key, bool writtenBack) =>
+        TreeFor(key.Offset).Insert(writtenBack ? key with { Flags = key.Flags | KeyRecord.FlagClean } : key);
 
     /// <summary>
     /// Key <paramref name="i"/> of the kset at <paramref name="pos"/> (whose bytes start at

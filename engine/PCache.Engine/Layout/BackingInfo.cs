@@ -15,6 +15,10 @@ public sealed record BackingInfo
     public const uint GcPercentMask = 0x7Fu << GcPercentShift;
     public const uint FlagPersistOnWrite = 1u << 13;
     public const uint FlagActive = 1u << 14;
+    /// <summary>Cache mode (<see cref="Cache.CacheMode"/>) in bits 15..17; bit 18 is reserved for it.</summary>
+    public const int ModeShift = 15;
+    public const uint ModeMask = 0x7u << ModeShift;
+    public const int ModeMax = 4;
     public const int MaxPathBytes = 448;
     public const int GcPercentMin = 0, GcPercentMax = 90, GcPercentDefault = 70;
 
@@ -34,6 +38,13 @@ public sealed record BackingInfo
     public bool Active => (Flags & FlagActive) != 0;
     public bool PersistOnWrite => (Flags & FlagPersistOnWrite) != 0;
     public int GcPercent => (int)((Flags & GcPercentMask) >> GcPercentShift);
+    public Cache.CacheMode Mode => (Cache.CacheMode)((Flags & ModeMask) >> ModeShift);
+
+    public static uint WithMode(uint flags, Cache.CacheMode mode)
+    {
+        if ((uint)mode > ModeMax) throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown cache mode");
+        return (flags & ~ModeMask) | ((uint)mode << ModeShift);
+    }
 
     /// <summary>Store gc_percent in the flags; the range is checked before the value is narrowed
     /// to its 7-bit field (unchecked, 300 would silently become 44).</summary>
@@ -106,6 +117,8 @@ public sealed record BackingInfo
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(b[12..]);
         int gc = (int)((flags & GcPercentMask) >> GcPercentShift);
         if (gc > GcPercentMax) throw new MediaException(what, offset, $"gc_percent {gc} out of range 0..{GcPercentMax}");
+        uint mode = (flags & ModeMask) >> ModeShift;
+        if (mode > ModeMax) throw new MediaException(what, offset, $"cache mode {mode} is unknown (0..{ModeMax})");
         uint first = BinaryPrimitives.ReadUInt32LittleEndian(b[16..]);
         uint count = BinaryPrimitives.ReadUInt32LittleEndian(b[20..]);
         if ((flags & FlagActive) != 0 && (first >= sb.SegmentCount || count == 0 || count > sb.SegmentCount))

@@ -36,6 +36,8 @@ internal static class ClientCommands
                     return await VersionAsync(client, interrupt.Token);
                 case "backing-stop":
                     return await BackingStopAsync(client, args, interrupt.Token);
+                case "backing-set" when args.Flag("wait"):
+                    return await ModeSwitchWait.RunAsync(client, Request(args), args.Int("backing-id")!.Value, interrupt.Token);
                 case "cache-start":
                 {
                     var result = await client.SendAsync(verb, Request(args), timeout: startTimeout, cancel: interrupt.Token);
@@ -92,6 +94,9 @@ internal static class ClientCommands
                 WritebackWatermark = a.Int("writeback-watermark"),
                 WritebackMaxAge = a.Int("writeback-max-age"),
                 WritebackRate = a.Long("writeback-rate"),
+                Mode = a.Text("mode"),
+                SequentialCutoff = a.Long("sequential-cutoff"),
+                ReadAdmission = a.Int("read-admission"),
             }, c.BackingStartArgs),
             "backing-list" => PCacheClient.Serialize(new BackingListArgs { CacheId = a.Int("cache-id") }, c.BackingListArgs),
             "backing-set" => PCacheClient.Serialize(new BackingSetArgs
@@ -101,6 +106,9 @@ internal static class ClientCommands
                 WritebackWatermark = a.Int("writeback-watermark"),
                 WritebackMaxAge = a.Int("writeback-max-age"),
                 WritebackRate = a.Long("writeback-rate"),
+                Mode = a.Text("mode"),
+                SequentialCutoff = a.Long("sequential-cutoff"),
+                ReadAdmission = a.Int("read-admission"),
             }, c.BackingSetArgs),
             "stat" => PCacheClient.Serialize(new StatArgs { BackingId = a.Int("backing-id"), Reset = a.Flag("reset") }, c.StatArgs),
             _ => null,

@@ -12,6 +12,15 @@ internal static class Verbs
         $"give up when the daemon sends nothing for this long (default: ${ControlProtocol.TimeoutEnvironmentVariable}, else 60; cache-start and backing-start: 1800)",
         Min: 1, Max: 86400, Value: "SECONDS");
 
+    private static readonly OptionSpec Mode = new("mode", OptionKind.Text,
+        "cache mode: writeback (default), writethrough, writearound, writeonly or passthrough", 'm', Value: "MODE");
+
+    private static readonly OptionSpec SequentialCutoff = new("sequential-cutoff", OptionKind.Size,
+        "a sequential stream longer than this bypasses the cache (0 = off, the default; bcache uses 4M)", Min: 0);
+
+    private static readonly OptionSpec ReadAdmission = new("read-admission", OptionKind.Integer,
+        "a 64 KiB block enters the cache on a read miss only after missing this many times before (0 = off, the default)", Min: 0, Max: 15);
+
     public static readonly VerbSpec[] All =
     [
         new("daemon", "run the engine in the foreground: NBD exports and the control socket",
@@ -61,6 +70,9 @@ internal static class Verbs
             new("writeback-watermark", OptionKind.Integer, "write-back waits while the export is busy until dirty data reaches this % of the backing's cache, then runs at full speed (0..100, default 50; 0 = always)", Min: 0, Max: 100, Value: "PERCENT"),
             new("writeback-max-age", OptionKind.Integer, "dirty data older than this is written back even while the export is busy (0..65535, default 30; 0 = no bound)", Min: 0, Max: 65535, Value: "SECONDS"),
             new("writeback-rate", OptionKind.Size, "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; default 0 = unlimited)", Min: 0, Value: "BYTES"),
+            Mode,
+            SequentialCutoff,
+            ReadAdmission,
             Socket,
             Timeout,
         ]),
@@ -84,6 +96,10 @@ internal static class Verbs
             new("writeback-watermark", OptionKind.Integer, "write-back waits while the export is busy until dirty data reaches this % of the backing's cache, then runs at full speed (0..100; 0 = always)", Min: 0, Max: 100, Value: "PERCENT"),
             new("writeback-max-age", OptionKind.Integer, "dirty data older than this is written back even while the export is busy (0..65535; 0 = no bound)", Min: 0, Max: 65535, Value: "SECONDS"),
             new("writeback-rate", OptionKind.Size, "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; 0 = unlimited)", Min: 0, Value: "BYTES"),
+            Mode,
+            SequentialCutoff,
+            ReadAdmission,
+            new("wait", OptionKind.Flag, "after a switch away from writeback or writeonly, wait until the dirty data is written back (progress on stderr)", 'w'),
             Socket,
             Timeout,
         ]),

@@ -122,6 +122,15 @@ internal sealed class BackingConfig
     /// <summary>Write-back pacing: bytes/s below the watermark, a number or a string such as "100M" (default 0 = unlimited).</summary>
     [JsonConverter(typeof(SizeJsonConverter))]
     public long? WritebackRate { get; set; }
+
+    /// <summary>Cache mode; applied to a recorded backing too, at every start.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>Sequential cutoff ("4M"; 0 = off); the daemon does not record it, so the config sets it at every start.</summary>
+    [JsonConverter(typeof(SizeJsonConverter))]
+    public long? SequentialCutoff { get; set; }
+
+    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>Sizes in the config file: a number of bytes or a string such as "50G" or "512MiB".</summary>

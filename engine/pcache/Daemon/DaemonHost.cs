@@ -137,7 +137,28 @@ internal sealed class DaemonHost(DaemonOptions options)
             foreach (var backing in cache.Backings)
             {
                 string path = BackingPath.Normalize(backing.Path);
-                if (started.Backings.Any(b => b.BackingPath == path)) continue; // recorded: re-attached (or refused) above
+                if (started.Backings.FirstOrDefault(b => b.BackingPath == path) is { } recorded)
+                {
+                    // Re-attached (or refused) above; the policy the config names applies to it too.
+                    if (recorded.State == BackingStates.Running && (backing.Mode ?? (object?)backing.SequentialCutoff ?? backing.ReadAdmission) is not null)
+                    {
+                        try
+                        {
+                            await caches.SetBackingAsync(new BackingSetArgs
+                            {
+                                BackingId = recorded.BackingId,
+                                Mode = backing.Mode,
+                                SequentialCutoff = backing.SequentialCutoff,
+                                ReadAdmission = backing.ReadAdmission,
+                            }, stop).ConfigureAwait(false);
+                        }
+                        catch (ControlException e)
+                        {
+                            Log.Error($"config: backing {path}: {e.Message}");
+                        }
+                    }
+                    continue;
+                }
                 try
                 {
                     await caches.StartBackingAsync(new BackingStartArgs
@@ -151,6 +172,9 @@ internal sealed class DaemonHost(DaemonOptions options)
                         WritebackWatermark = backing.WritebackWatermark,
                         WritebackMaxAge = backing.WritebackMaxAge,
                         WritebackRate = backing.WritebackRate,
+                        Mode = backing.Mode,
+                        SequentialCutoff = backing.SequentialCutoff,
+                        ReadAdmission = backing.ReadAdmission,
                     }, stop).ConfigureAwait(false);
                 }
                 catch (ControlException e)

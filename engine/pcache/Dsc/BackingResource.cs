@@ -4,8 +4,9 @@ namespace PCache.Daemon.Dsc;
 
 /// <summary>
 /// PCache/Backing: a backing attached to a cache device, found by its path. set attaches it,
-/// changes gcPercent and the write-back pacing (writebackWatermark, writebackMaxAge,
-/// writebackRate) in place, or removes it after writing back all its dirty data. A different
+/// changes gcPercent, the write-back pacing (writebackWatermark, writebackMaxAge, writebackRate)
+/// and the cache policy (mode, sequentialCutoff, readAdmission) in place, or removes it after
+/// writing back all its dirty data. A different
 /// cacheId, cacheSize, queues or persistOnWrite would need removing it first: exit code 4.
 /// </summary>
 internal static class BackingResource
@@ -13,7 +14,7 @@ internal static class BackingResource
     private const string Resource = "PCache/Backing";
 
     /// <summary>Settings backing-set changes on an attached backing; everything else is fixed at attach.</summary>
-    private static readonly string[] InPlace = ["gcPercent", "writebackWatermark", "writebackMaxAge", "writebackRate"];
+    private static readonly string[] InPlace = ["gcPercent", "writebackWatermark", "writebackMaxAge", "writebackRate", "mode", "sequentialCutoff", "readAdmission"];
 
     public static async Task<int> RunAsync(string op, BackingInstance desired, string? socket)
     {
@@ -34,6 +35,10 @@ internal static class BackingResource
         DscCommand.Range("writebackWatermark", desired.WritebackWatermark, 0, 100);
         DscCommand.Range("writebackMaxAge", desired.WritebackMaxAge, 0, 65535);
         DscCommand.Range("writebackRate", desired.WritebackRate, 0, uint.MaxValue * 1024L);
+        DscCommand.Range("sequentialCutoff", desired.SequentialCutoff, 0, 1L << 40);
+        DscCommand.Range("readAdmission", desired.ReadAdmission, 0, 15);
+        if (desired.Mode is { } mode && !ChangeableInPlace.Modes.Contains(mode))
+            throw new DscException(DscCommand.InvalidInput, $"\"mode\" must be one of {string.Join(", ", ChangeableInPlace.Modes)}, not \"{mode}\"");
         bool wantExist = desired.Exist ?? true;
         var actual = await FindAsync(client, path);
 
@@ -67,6 +72,9 @@ internal static class BackingResource
                         WritebackWatermark = desired.WritebackWatermark,
                         WritebackMaxAge = desired.WritebackMaxAge,
                         WritebackRate = desired.WritebackRate,
+                        Mode = desired.Mode,
+                        SequentialCutoff = desired.SequentialCutoff,
+                        ReadAdmission = desired.ReadAdmission,
                     });
                 }
                 else if (wantExist && actual is not null)
@@ -88,6 +96,9 @@ internal static class BackingResource
                             WritebackWatermark = desired.WritebackWatermark,
                             WritebackMaxAge = desired.WritebackMaxAge,
                             WritebackRate = desired.WritebackRate,
+                            Mode = differing.Contains("mode") ? desired.Mode : null,
+                            SequentialCutoff = differing.Contains("sequentialCutoff") ? desired.SequentialCutoff : null,
+                            ReadAdmission = differing.Contains("readAdmission") ? desired.ReadAdmission : null,
                         });
                 }
                 else if (!wantExist && actual is not null)
@@ -131,6 +142,9 @@ internal static class BackingResource
         if (desired.WritebackWatermark is { } wm && wm != actual.WritebackWatermark) differing.Add("writebackWatermark");
         if (desired.WritebackMaxAge is { } age && age != actual.WritebackMaxAge) differing.Add("writebackMaxAge");
         if (desired.WritebackRate is { } rate && rate != actual.WritebackRate) differing.Add("writebackRate");
+        if (desired.Mode is { } mode && mode != actual.Mode) differing.Add("mode");
+        if (desired.SequentialCutoff is { } cutoff && cutoff != actual.SequentialCutoff) differing.Add("sequentialCutoff");
+        if (desired.ReadAdmission is { } admission && admission != actual.ReadAdmission) differing.Add("readAdmission");
         return differing;
     }
 
@@ -147,6 +161,9 @@ internal static class BackingResource
             WritebackWatermark = b.WritebackWatermark,
             WritebackMaxAge = b.WritebackMaxAge,
             WritebackRate = b.WritebackRate,
+            Mode = b.Mode,
+            SequentialCutoff = b.SequentialCutoff,
+            ReadAdmission = b.ReadAdmission,
             Socket = socket,
             BackingId = b.BackingId,
             State = b.State,
@@ -154,4 +171,10 @@ internal static class BackingResource
             DirtyBytes = b.DirtyBytes,
             Exist = true,
         };
+}
+
+/// <summary>The cache policy: set changes it on an attached backing, no re-attach needed.</summary>
+internal static class ChangeableInPlace
+{
+    public static readonly string[] Modes = PCache.Engine.Cache.CacheModes.Names;
 }

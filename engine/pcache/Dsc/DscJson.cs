@@ -55,6 +55,9 @@ internal sealed class BackingInstance : DscInstance
     public int? WritebackWatermark { get; set; }
     public int? WritebackMaxAge { get; set; }
     public long? WritebackRate { get; set; }
+    public string? Mode { get; set; }
+    public long? SequentialCutoff { get; set; }
+    public int? ReadAdmission { get; set; }
     public int? BackingId { get; set; }
     public string? State { get; set; }
     public string? Uri { get; set; }

@@ -11,6 +11,8 @@ internal sealed class BackingSet(CacheTable table, NbdExports exports)
     {
         if (args.GcPercent is { } gc && (gc < BackingInfo.GcPercentMin || gc > BackingInfo.GcPercentMax))
             throw ControlException.Invalid($"--gc-percent must be {BackingInfo.GcPercentMin}..{BackingInfo.GcPercentMax}, not {gc}", "gc_percent");
+        var mode = BackingPolicy.ParseMode(args.Mode);
+        BackingPolicy.Check(args.SequentialCutoff, args.ReadAdmission);
         using (await table.EnterAsync(cancel).ConfigureAwait(false))
         {
             var backing = table.FindBacking(args.BackingId);
@@ -29,6 +31,7 @@ internal sealed class BackingSet(CacheTable table, NbdExports exports)
                 backing.Info = running.Info;
                 Log.Notice($"backing {backing.Id}: write-back pacing set to {PacingArgs.Describe(pacing)}");
             }
+            BackingPolicy.Apply(backing, running, mode, args.SequentialCutoff, args.ReadAdmission);
             return Views.Backing(backing, exports);
         }
     }

@@ -28,6 +28,8 @@ internal sealed class BackingStart(CacheTable table, NbdExports exports, Backing
         int queues = args.Queues ?? 1;
         if (queues < MinQueues || queues > MaxQueues)
             throw ControlException.Invalid($"--queues must be {MinQueues}..{MaxQueues}, not {queues}", "queues");
+        var mode = BackingPolicy.ParseMode(args.Mode);
+        BackingPolicy.Check(args.SequentialCutoff, args.ReadAdmission);
         int cacheId = args.CacheId ?? 0;
 
         using (await table.EnterAsync(cancel).ConfigureAwait(false))
@@ -48,11 +50,14 @@ internal sealed class BackingStart(CacheTable table, NbdExports exports, Backing
                     GcPercent = gc,
                     Queues = (uint)queues,
                     PersistOnWrite = args.PersistOnWrite,
+                    Mode = mode ?? CacheMode.Writeback,
                     DataCrc = cache.DataCrc,
                     Fingerprint = identity.Fingerprint,
                     Pacing = pacing,
                 });
                 var backing = new ManagedBacking(cache, running.Info);
+                backing.SequentialCutoff = args.SequentialCutoff ?? 0;
+                backing.ReadAdmission = args.ReadAdmission ?? 0;
                 backing.Run(device, running);
                 table.Put(backing);
                 exports.Publish(backing.Export!);

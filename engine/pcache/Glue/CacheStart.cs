@@ -35,6 +35,10 @@ internal sealed class CacheStart(CacheTable table, NbdExports exports, BackingRe
                 if (args.Format && !args.Force && !created && DeviceContents.Describe(pmem) is { } found)
                     throw ControlException.Conflict($"{path} holds {found}; --format would destroy it (add --force to format anyway)", path);
                 var device = format ? Format(pmem, path, segmentShift) : Open(pmem, path);
+                // A backing's data CRC is recorded when it is created and cannot change (as dm-pcache
+                // refuses a table with another data_crc): asking for it on a device whose backings lack it is refused.
+                if (!format && args.DataCrc && device.StoredBackings.FirstOrDefault(b => !b.DataCrc) is { } plain)
+                    throw ControlException.Conflict($"{path}: its backing {plain.Path} was created without data CRC, which cannot be turned on later; start without --data-crc, or remove the backing first", path);
                 return Register(path, pmem, device, args.DataCrc, created, formatted: format);
             }
             catch

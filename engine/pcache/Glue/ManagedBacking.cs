@@ -46,6 +46,11 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
 
     public string Path => Info.Path;
 
+    /// <summary>Admission settings: kept by the daemon (not on media), applied whenever it runs.</summary>
+    public long SequentialCutoff { get; set; }
+
+    public int ReadAdmission { get; set; }
+
     public long DirtyBytes => Running is { } r ? Math.Max(0, r.DirtyBytes) : OfflineStatus?.DirtyBytes ?? 0;
 
     public void Run(IBackingDevice device, BackingCache running)
@@ -53,6 +58,8 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
         Device = device;
         Running = running;
         Info = running.Info;
+        running.SequentialCutoff = SequentialCutoff;
+        running.ReadAdmission = ReadAdmission;
         Export = new CacheExport(ExportName, running, Latencies);
         State = BackingStates.Running;
         Error = null;
