@@ -70,7 +70,7 @@ internal sealed class WritebackPacer
         long dirty = Math.Max(0, added - done);
         urgent = _cache.SpaceWanted;
         PacingState next;
-        if (urgent) next = _cache.Draining ? PacingState.Draining : PacingState.RunningSpace;
+        if (urgent) next = _cache.DrainRequested || _cache.Draining ? PacingState.Draining : PacingState.RunningSpace;
         else if (dirty * 100 >= (long)p.WatermarkPercent * capacity) next = PacingState.RunningWatermark;
         else if (p.MaxAgeSeconds > 0 && _oldestMs >= p.MaxAgeSeconds * 1000L) next = PacingState.RunningAge;
         else if (now - _lastBusy < BusyWindowMs) next = PacingState.WaitingBusy;

@@ -15,13 +15,15 @@ public sealed partial class BackingCache
     /// <summary>Dirty data bytes logged since start (replayed ones included); write-back's progress counts against it.</summary>
     internal long DirtyBytesLogged => _dirtyBytesBase + Stats[Counter.DirtyBytesAdded];
 
-    internal bool Draining => Volatile.Read(ref _draining) > 0;
+    /// <summary>backing-stop is writing back everything before the backing is forgotten.</summary>
+    internal bool DrainRequested => Volatile.Read(ref _draining) > 0;
 
     /// <summary>
     /// Space needs write-back now, whatever the pacing: a writer waits for room, GC has reached its
-    /// threshold (it can only reclaim what write-back has copied), or a drain is under way.
+    /// threshold (it can only reclaim what write-back has copied), a drain is under way, or a mode that
+    /// keeps no dirty data still holds some from before a switch.
     /// </summary>
-    internal bool SpaceWanted => Draining || Pool.Waiters > 0 || Pool.Used >= (long)Pool.Count * GcPercent / 100;
+    internal bool SpaceWanted => DrainRequested || Draining || Pool.Waiters > 0 || Pool.Used >= (long)Pool.Count * GcPercent / 100;
 
     /// <summary>Persist new pacing settings in the backing's record; they apply from write-back's next look.</summary>
     public void SetPacing(WritebackPacing pacing)
