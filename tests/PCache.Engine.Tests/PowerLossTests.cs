@@ -200,7 +200,7 @@ public class PowerLossTests(ITestOutputHelper output)
     private static void DrainAndCheckBacking(Rig rig, SectorModel model, string context)
     {
         rig.Cache.Drain();
-        model.VerifyBacking(rig.Backing.DurableImage(), context);
+        model.VerifyBacking(rig.Backing, context);
     }
 
     private static string Outcomes(int[] counts) =>
