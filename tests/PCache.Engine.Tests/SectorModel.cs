@@ -13,19 +13,27 @@ internal sealed class SectorModel
     private readonly long[] _durable;          // version guaranteed to survive a crash
     private readonly long[] _latest;           // what a read must return while running
     private readonly Dictionary<long, List<long>> _later = new(); // versions after durable (any of them may survive)
-    private readonly HashSet<long> _touched = new();
+    private readonly bool[] _touched; // a flag per sector, not a set: the checks walk it in LBA order after every cut
     public long NextVersion = 1;
 
     public SectorModel(long sectors)
     {
         _durable = new long[sectors];
         _latest = new long[sectors];
+        _touched = new bool[sectors];
         Sectors = sectors;
     }
 
     public long Sectors { get; }
 
-    public IEnumerable<long> Touched => _touched;
+    public IEnumerable<long> Touched
+    {
+        get
+        {
+            for (long s = 0; s < Sectors; s++)
+                if (_touched[s]) yield return s;
+        }
+    }
 
     public long Latest(long lba) => _latest[lba];
 
@@ -45,12 +53,18 @@ internal sealed class SectorModel
     /// <summary>Which version a sector holds, or -1 if it holds something no write produced.</summary>
     public static long Identify(ReadOnlySpan<byte> sector, long lba)
     {
-        if (sector.IndexOfAnyExcept((byte)0) < 0) return 0;
         long v = BinaryPrimitives.ReadInt64LittleEndian(sector);
+        if (v == 0 && sector.IndexOfAnyExcept((byte)0) < 0) return 0;
         if (v <= 0 || BinaryPrimitives.ReadInt64LittleEndian(sector[8..]) != lba) return -1;
-        Span<byte> expect = stackalloc byte[Sector];
-        Fill(expect, v, lba);
-        return expect.SequenceEqual(sector) ? v : -1;
+        // The same sequence as Fill, compared word by word as it is generated (this runs for every
+        // touched sector after every simulated cut, so it must not build a second copy).
+        ulong x = (ulong)v * 0x9E3779B97F4A7C15 ^ (ulong)lba * 0xC2B2AE3D27D4EB4F;
+        for (int i = 0; i < Sector; i += 8)
+        {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            if (i >= 16 && BinaryPrimitives.ReadUInt64LittleEndian(sector[i..]) != x) return -1;
+        }
+        return v;
     }
 
     public byte[] MakeWrite(long lba, int sectors, out long version)
@@ -66,7 +80,7 @@ internal sealed class SectorModel
     {
         for (long s = lba; s < lba + sectors; s++)
         {
-            _touched.Add(s);
+            _touched[s] = true;
             _latest[s] = version;
             if (durable)
             {
@@ -108,26 +122,46 @@ internal sealed class SectorModel
     /// </summary>
     public void VerifyBacking(byte[] image, string context)
     {
-        foreach (long lba in _touched)
+        foreach (long lba in Touched) CheckBacking(image.AsSpan((int)(lba * Sector), Sector), lba, context);
+    }
+
+    /// <summary>As <see cref="VerifyBacking(byte[], string)"/>, reading the disk's durable image in place, run by run.</summary>
+    public void VerifyBacking(Backing.MemoryBackingDevice disk, string context)
+    {
+        var buf = new byte[256 * Sector];
+        foreach (var (first, n) in TouchedRuns())
         {
-            long v = Identify(image.AsSpan((int)(lba * Sector), Sector), lba);
-            if (v != _durable[lba])
-                throw new Xunit.Sdk.XunitException($"{context}: after a drain the backing holds version {v} of sector {lba}, the cache served {_durable[lba]}");
+            disk.ReadDurable(first * Sector, buf.AsSpan(0, n * Sector));
+            for (int k = 0; k < n; k++) CheckBacking(buf.AsSpan(k * Sector, Sector), first + k, context);
+        }
+    }
+
+    private void CheckBacking(ReadOnlySpan<byte> sector, long lba, string context)
+    {
+        long v = Identify(sector, lba);
+        if (v != _durable[lba])
+            throw new Xunit.Sdk.XunitException($"{context}: after a drain the backing holds version {v} of sector {lba}, the cache served {_durable[lba]}");
+    }
+
+    /// <summary>The touched sectors in LBA order, as runs of at most 256 contiguous sectors.</summary>
+    private IEnumerable<(long First, int Count)> TouchedRuns()
+    {
+        long s = 0;
+        while (s < Sectors)
+        {
+            if (!_touched[s]) { s++; continue; }
+            long first = s;
+            while (s < Sectors && _touched[s] && s - first < 256) s++;
+            yield return (first, (int)(s - first));
         }
     }
 
     /// <summary>Read the whole touched set through the cache (in runs) and check it against the model.</summary>
     public void VerifyAfterCrash(BackingCache cache, string context)
     {
-        var sorted = _touched.OrderBy(x => x).ToArray();
         var buf = new byte[256 * Sector];
-        int i = 0;
-        while (i < sorted.Length)
+        foreach (var (first, n) in TouchedRuns())
         {
-            int j = i + 1;
-            while (j < sorted.Length && sorted[j] == sorted[j - 1] + 1 && j - i < 256) j++;
-            long first = sorted[i];
-            int n = j - i;
             cache.Read(first * Sector, buf.AsSpan(0, n * Sector));
             for (int k = 0; k < n; k++)
             {
@@ -137,7 +171,6 @@ internal sealed class SectorModel
                 if (!Allowed(lba, v)) throw new Xunit.Sdk.XunitException($"{context}: sector {lba} reads version {v}; allowed: {Describe(lba)}");
                 Settle(lba, v);
             }
-            i = j;
         }
     }
 }

@@ -22,10 +22,19 @@ internal abstract class Worker
 
     public void Stop()
     {
-        _stop = true;
-        _wake.Set();
+        RequestStop();
         if (Thread.CurrentThread != _thread) _thread.Join();
     }
+
+    /// <summary>Ask the loop to end after its current step, without waiting for it.</summary>
+    protected void RequestStop()
+    {
+        _stop = true;
+        _wake.Set();
+    }
+
+    /// <summary>Wait at most <paramref name="wait"/> for the loop to end; true once it has.</summary>
+    protected bool Join(TimeSpan wait) => Thread.CurrentThread == _thread || _thread.Join(wait);
 
     /// <summary>Do some work; return how long to sleep before the next step (0 = go on at once).</summary>
     protected abstract int Step();

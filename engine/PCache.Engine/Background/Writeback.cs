@@ -14,6 +14,12 @@ internal sealed class Writeback : Worker
     private long _bytesDone;
     private int _backoffMs;
     private bool _corrupt;
+    // A backing that never answers must not hold a stop for ever. Stop may leave this thread inside
+    // a backing call; when (if ever) that call returns, the thread must not touch pmem again: the
+    // cache may be started anew on the same media by then. _gate orders the two decisions.
+    private readonly object _gate = new();
+    private bool _inBacking;
+    private bool _abandoned;
 
     public Writeback(BackingCache cache) : base($"pcache{cache.Id}-writeback")
     {
@@ -52,7 +58,7 @@ internal sealed class Writeback : Worker
             }
             return 0;
         }
-        catch (IOException e) when (e is not MediaException)
+        catch (IOException e) when (e is not MediaException && !Stopping)
         {
             _cache.Stats.Increment(Counter.WritebackErrors);
             _backoffMs = Math.Clamp(_backoffMs * 2, 100, 5000);
@@ -65,6 +71,51 @@ internal sealed class Writeback : Worker
             _corrupt = true;
             Error = $"write-back stopped: {e.Message}";
             return 5000;
+        }
+    }
+
+    /// <summary>
+    /// End write-back, waiting at most <paramref name="wait"/> for a backing call in progress.
+    /// False when a call had not returned by then and was abandoned: its kset stays dirty (dirty_tail
+    /// is not moved past it), so the next start writes it back again.
+    /// </summary>
+    public bool Stop(TimeSpan wait)
+    {
+        RequestStop();
+        if (Join(wait)) return true;
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (_inBacking)
+                {
+                    _abandoned = true;
+                    return false;
+                }
+            }
+            // Between two backing calls the thread only works on pmem, which ends soon.
+            if (Join(TimeSpan.FromMilliseconds(20))) return true;
+        }
+    }
+
+    /// <summary>Whether the last <see cref="Stop(TimeSpan)"/> left a backing call behind.</summary>
+    public bool Abandoned
+    {
+        get { lock (_gate) return _abandoned; }
+    }
+
+    private void ToBacking()
+    {
+        lock (_gate) _inBacking = true;
+    }
+
+    /// <summary>Back from the backing: throws if stop gave up on this call meanwhile, so pmem is not touched.</summary>
+    private void FromBacking()
+    {
+        lock (_gate)
+        {
+            _inBacking = false;
+            if (_abandoned) throw new CacheStoppedException();
         }
     }
 
@@ -98,7 +149,9 @@ internal sealed class Writeback : Worker
             if (key.IsZero)
             {
                 Emit(ref runOffset, ref runPmem, ref runLength);
-                _cache.Device.Zero(key.Offset, key.Length, (key.Flags & KeyRecord.FlagNoHole) != 0);
+                ToBacking();
+                try { _cache.Device.Zero(key.Offset, key.Length, (key.Flags & KeyRecord.FlagNoHole) != 0); }
+                finally { FromBacking(); }
                 bytes += key.Length;
                 continue;
             }
@@ -120,7 +173,9 @@ internal sealed class Writeback : Worker
             data += key.Length;
         }
         Emit(ref runOffset, ref runPmem, ref runLength);
-        _cache.Device.Flush();
+        ToBacking();
+        try { _cache.Device.Flush(); }
+        finally { FromBacking(); }
         _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
         for (int i = 0; i < n; i++) _cache.MarkWrittenBack(_cache.KeyAt(room, i, tail, at));
         // Dirty bytes count data only (zero keys take no cache space), as the write path logs them.
@@ -135,8 +190,11 @@ internal sealed class Writeback : Worker
     private unsafe void Emit(ref long offset, ref long pmem, ref long length)
     {
         if (length == 0) return;
-        _cache.Device.Write(offset, new ReadOnlySpan<byte>(_cache.Pmem.Base + pmem, (int)length));
+        int bytes = (int)length;
         length = 0;
+        ToBacking();
+        try { _cache.Device.Write(offset, new ReadOnlySpan<byte>(_cache.Pmem.Base + pmem, bytes)); }
+        finally { FromBacking(); }
     }
 
     // Built only when a kset turns out bad: this runs once per kset, and a string each time is garbage per request.

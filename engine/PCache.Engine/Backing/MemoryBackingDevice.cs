@@ -10,6 +10,7 @@ public sealed class MemoryBackingDevice : IBackingDevice
     private const int Sector = 512;
     private readonly byte[] _durable;
     private readonly Dictionary<long, byte[]> _volatile = new();
+    private readonly Stack<byte[]> _spare = new(); // sector buffers a flush emptied: the power-loss soak writes millions
     private readonly object _lock = new();
     private bool _dead;
 
@@ -60,7 +61,12 @@ public sealed class MemoryBackingDevice : IBackingDevice
             if (_dead) return;
             Writes++;
             for (int i = 0; i < source.Length; i += Sector)
-                _volatile[(offset + i) / Sector] = source.Slice(i, Sector).ToArray();
+            {
+                long lba = (offset + i) / Sector;
+                if (!_volatile.TryGetValue(lba, out var cached))
+                    _volatile[lba] = cached = _spare.Count > 0 ? _spare.Pop() : new byte[Sector];
+                source.Slice(i, Sector).CopyTo(cached);
+            }
         }
     }
 
@@ -71,7 +77,11 @@ public sealed class MemoryBackingDevice : IBackingDevice
             Check();
             if (_dead) return;
             Flushes++;
-            foreach (var (lba, data) in _volatile) data.CopyTo(_durable, lba * Sector);
+            foreach (var (lba, data) in _volatile)
+            {
+                data.CopyTo(_durable, lba * Sector);
+                _spare.Push(data);
+            }
             _volatile.Clear();
         }
     }
@@ -94,6 +104,12 @@ public sealed class MemoryBackingDevice : IBackingDevice
             _volatile.Clear();
             return new MemoryBackingDevice(_durable, Path);
         }
+    }
+
+    /// <summary>Part of <see cref="DurableImage"/>, without copying the rest of the disk.</summary>
+    public void ReadDurable(long offset, Span<byte> destination)
+    {
+        lock (_lock) _durable.AsSpan(checked((int)offset), destination.Length).CopyTo(destination);
     }
 
     /// <summary>The durable image, as the disk would hold it after a power cut that lost all cached writes.</summary>

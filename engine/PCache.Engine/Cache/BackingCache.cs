@@ -216,6 +216,13 @@ public sealed partial class BackingCache : IDisposable
     /// <summary>False when Stop gave up waiting for a request that may still touch pmem: the mapping must then stay.</summary>
     public bool RequestsDrained { get; private set; } = true;
 
+    /// <summary>
+    /// True when Stop gave up on write-back I/O the backing never answered: that kset and all after
+    /// it stay dirty in pmem (written back on the next start), and the backing call may still read
+    /// its data from the mapping, which must then stay.
+    /// </summary>
+    public bool WritebackAbandoned { get; private set; }
+
     internal void ThrowIfStopped()
     {
         if (_stopped) throw new CacheStoppedException();
@@ -224,24 +231,29 @@ public sealed partial class BackingCache : IDisposable
     /// <summary>
     /// Graceful stop: new requests are refused, those inside finish (or, after
     /// <paramref name="requestWait"/>, fail), every kset reaches the log, workers end; dirty data
-    /// stays safe in pmem. Returns <see cref="RequestsDrained"/>.
+    /// stays safe in pmem. Write-back I/O gets the same time (counted from the start of the stop,
+    /// at least a second) and is then abandoned (<see cref="WritebackAbandoned"/>). Returns true
+    /// when nothing can touch pmem any more: the requests drained and write-back ended.
     /// </summary>
     public bool Stop(TimeSpan? requestWait = null)
     {
-        if (_stopped) return RequestsDrained;
+        if (_stopped) return RequestsDrained && !WritebackAbandoned;
         _stopped = true;
+        var wait = requestWait ?? TimeSpan.FromSeconds(30);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Pool.Stop wakes requests waiting for space; the log may then have no segment to close into.
-        RequestsDrained = _requests.Close(requestWait ?? TimeSpan.FromSeconds(30), Pool.Stop);
+        RequestsDrained = _requests.Close(wait, Pool.Stop);
         _flusher.Stop();
         Log.EnsureRoom(wait: false);
         try { Log.CloseAll(); }
         catch (CacheStoppedException) { }
         Pmem.Commit();
         Pool.Stop();
-        _writeback.Stop();
+        var left = wait - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        WritebackAbandoned = !_writeback.Stop(left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
         _gc.Stop();
         Pmem.Commit(); // the last dirty_tail write-back staged
-        return RequestsDrained;
+        return RequestsDrained && !WritebackAbandoned;
     }
 
     /// <summary>Crash tests: stop the workers without persisting anything more.</summary>

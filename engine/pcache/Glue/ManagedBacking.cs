@@ -78,7 +78,10 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
             if (Running is { } running)
             {
                 drained = running.Stop(requestWait);
-                if (!drained) Log.Error($"backing {Id} ({Path}): a request inside the cache did not finish within {requestWait.TotalSeconds:0} s");
+                if (running.WritebackAbandoned)
+                    Log.Warning($"backing {Id} ({Path}): write-back I/O to the backing device did not return within {requestWait.TotalSeconds:0} s and was abandoned; " +
+                        $"{ByteSize.Format(Math.Max(0, running.DirtyBytes))} dirty stay in the cache (nothing is lost: it is written back when the backing is started again)");
+                if (!running.RequestsDrained) Log.Error($"backing {Id} ({Path}): a request inside the cache did not finish within {requestWait.TotalSeconds:0} s");
                 else if (running.Requests(TimeSpan.Zero).InFlight is > 0 and var waiting)
                     Log.Warning($"backing {Id} ({Path}): {waiting} request(s) still waiting on the backing device after {requestWait.TotalSeconds:0} s; they fail when it answers");
                 running.Dispose();
