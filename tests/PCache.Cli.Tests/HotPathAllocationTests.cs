@@ -27,20 +27,20 @@ public sealed class HotPathAllocationTests
         }
 
         // Warm up: the request pools, reader and worker threads, write-back and GC settle in.
-        Run("randwrite", 32, 20_000);
-        Run("randread", 32, 20_000);
+        Run("randwrite", 32, 10_000);
+        Run("randread", 32, 10_000);
 
         // A run costs a connection (handshake, buffers, threads) and the two `version` calls around it;
         // only the difference between a long and a short run is per request. The writes overrun the
         // 128 MiB cache, so write-back and GC work throughout. On a loaded machine one run may grow a pool
         // further than the other (more requests turn slow and run concurrently): that is per connection,
-        // so the best of three attempts counts. 30,000 more requests may cost less than 30,000 bytes.
-        const int Extra = 30_000;
+        // so the best of three attempts counts. 20,000 more requests may cost less than 20,000 bytes.
+        const int Extra = 20_000;
         foreach (var (rw, qd) in new[] { ("randwrite", 1), ("randwrite", 32), ("randread", 1), ("randread", 32) })
         {
             var attempts = new List<long>();
             for (int attempt = 0; attempt < 3 && (attempts.Count == 0 || attempts.Min() >= Extra); attempt++)
-                attempts.Add(Run(rw, qd, 10_000 + Extra) - Run(rw, qd, 10_000));
+                attempts.Add(Run(rw, qd, 5_000 + Extra) - Run(rw, qd, 5_000));
             Assert.True(attempts.Min() < Extra, $"{rw} qd{qd}: {string.Join(", ", attempts)} more bytes allocated for {Extra:N0} more requests");
         }
     }

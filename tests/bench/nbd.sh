@@ -79,7 +79,7 @@ gc_counters() {
     pc version | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d["allocated_bytes"], d["gc_collections"])'
 }
 
-short_ios=2000
+short_ios=256
 results="$shm/results.tsv"
 : > "$results"
 
@@ -124,7 +124,7 @@ try:
     alloc = gcs = "-"
     if gc0 and gc1 and ops:
         b0, g0 = map(int, gc0.split()); b1, g1 = map(int, gc1.split())
-        alloc = f"{max(0, b1 - b0 - int(ping)) * 1e6 / max(1, ops - short):.0f}"
+        alloc = f"{max(0, b1 - b0 - int(ping)) * 1e6 / ops:.0f}"
         gcs = f"{(g1 - g0) * 1e6 / ops:.1f}"
     print(f"{section}\t{row}\t{server}\t{run}\t{side['iops']:.0f}\t{clat['mean']/1000:.1f}\t{p99/1000:.1f}\t{cpu}\t{alloc}\t{gcs}")
 except Exception as e:
