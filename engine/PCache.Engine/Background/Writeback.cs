@@ -45,7 +45,7 @@ internal sealed class Writeback : Worker
             Pacer.Clean(added, done);
             return 1000;
         }
-        int wait = Pacer.BeforeKset(added, done, out _);
+        int wait = Pacer.BeforeKset(added, done);
         if (wait > 0) return wait;
         try
         {

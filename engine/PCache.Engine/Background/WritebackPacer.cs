@@ -61,16 +61,15 @@ internal sealed class WritebackPacer
     /// Before a kset: 0 to write it back now, else how long to sleep first. <paramref name="done"/>
     /// and <paramref name="added"/> count dirty bytes written back and logged since start.
     /// </summary>
-    public int BeforeKset(long added, long done, out bool urgent)
+    public int BeforeKset(long added, long done)
     {
         long now = Clock();
         Observe(now, added, done);
         var p = _cache.Info.Pacing;
         long capacity = Math.Max(1L, (long)_cache.Pool.Count * _cache.Pool.DataSize);
         long dirty = Math.Max(0, added - done);
-        urgent = _cache.SpaceWanted;
         PacingState next;
-        if (urgent) next = _cache.DrainRequested || _cache.Draining ? PacingState.Draining : PacingState.RunningSpace;
+        if (_cache.SpaceWanted) next = _cache.DrainRequested || _cache.Draining ? PacingState.Draining : PacingState.RunningSpace;
         else if (dirty * 100 >= (long)p.WatermarkPercent * capacity) next = PacingState.RunningWatermark;
         else if (p.MaxAgeSeconds > 0 && _oldestMs >= p.MaxAgeSeconds * 1000L) next = PacingState.RunningAge;
         else if (now - _lastBusy < BusyWindowMs) next = PacingState.WaitingBusy;
