@@ -105,8 +105,10 @@ internal sealed class Writeback : Worker
         }
         Emit(ref runOffset, ref runPmem, ref runLength);
         _cache.Device.Flush();
-        _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        // On the backing and flushed: the index may call these keys clean. Before dirty_tail moves,
+        // while GC cannot yet reclaim the segment this kset lies in.
         for (int i = 0; i < n; i++) _cache.MarkWrittenBack(_cache.KeyAt(room, i, tail, at));
+        _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
         Interlocked.Add(ref _bytesDone, bytes);
         _cache.Stats.Increment(Counter.WritebackKsets);
         _cache.Stats.Add(Counter.WritebackKeys, written);
