@@ -40,8 +40,9 @@ public sealed class CacheModeMatrixTests
                 foreach (int gc in new[] { 0, 80 })
                     foreach (string mode in Modes)
                     {
+                        // Sizes differ: empty nbdfuse disks of one size would look like the same device twice.
                         var diskBox = new Sandbox();
-                        combos.Add(new Combo(mode, gc, crc, new FaultyBacking(diskBox, "32M"), diskBox));
+                        combos.Add(new Combo(mode, gc, crc, new FaultyBacking(diskBox, $"{32 + combos.Count}M"), diskBox));
                     }
             string[] pmem = [box.PmemPath(), box.PmemPath()];
             var daemon = new TestDaemon(box);

@@ -176,8 +176,10 @@ internal sealed class Writeback : Worker
         ToBacking();
         try { _cache.Device.Flush(); }
         finally { FromBacking(); }
-        _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
+        // On the backing and flushed: the index may call these keys clean. Before dirty_tail moves,
+        // while GC cannot yet reclaim the segment this kset lies in.
         for (int i = 0; i < n; i++) _cache.MarkWrittenBack(_cache.KeyAt(room, i, tail, at));
+        _cache.Tails.SetDirtyTail(tail with { Offset = tail.Offset + (uint)Kset.SizeOf(n) });
         // Dirty bytes count data only (zero keys take no cache space), as the write path logs them.
         Interlocked.Add(ref _bytesDone, data);
         _cache.Stats.Increment(Counter.WritebackKsets);
