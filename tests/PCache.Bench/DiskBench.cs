@@ -2,6 +2,7 @@ using System.Diagnostics;
 using PCache.Engine.Cache;
 using PCache.Engine.Platform;
 using PCache.Engine.Pmem;
+using PCache.TestSupport;
 
 namespace PCache.Bench;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PCache.Engine.Cache;
 using PCache.Engine.Pmem;
+using PCache.TestSupport;
 
 namespace PCache.Bench;
 

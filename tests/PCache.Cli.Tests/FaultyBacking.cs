@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace PCache.Cli.Tests;
@@ -11,35 +10,26 @@ namespace PCache.Cli.Tests;
 /// </summary>
 internal sealed class FaultyBacking : IDisposable
 {
-    private readonly Process _nbdkit;
-    private readonly Process _nbdfuse;
+    private readonly FuseDisk _disk;
     private readonly string _trigger;
     private readonly string _pauseControl;
-    private readonly string _mountDir;
 
     /// <param name="readDelay">nbdkit delay syntax ("0", "2", "20ms"); applies to reads.</param>
     /// <param name="writeDelay">The same for writes, zeroes and trims.</param>
     public FaultyBacking(Sandbox box, string size = "64M", string readDelay = "0", string writeDelay = "0")
     {
-        foreach (var tool in new[] { "nbdkit", "nbdfuse", "fusermount3" }) Tools.Require(tool);
-        _mountDir = Path.Combine(box.Dir, "faulty");
-        Directory.CreateDirectory(_mountDir);
-        DiskPath = Path.Combine(_mountDir, "disk");
         _trigger = Path.Combine(box.Dir, "fail-all");
         _pauseControl = Path.Combine(box.Dir, "pause.sock");
-        string socket = Path.Combine(box.Dir, "faulty.sock");
         // Filters run left to right: a paused request hangs before it is delayed or failed.
-        _nbdkit = Process.Start(Tools.StartInfo("nbdkit",
-            ["-f", "-U", socket, "--filter=pause", "--filter=delay", "--filter=error", "memory", size,
+        _disk = new FuseDisk(box, "faulty",
+            ["--filter=pause", "--filter=delay", "--filter=error", "memory", size,
              $"pause-control={_pauseControl}", $"rdelay={readDelay}", $"wdelay={writeDelay}", "error=EIO",
-             "error-rate=100%", $"error-file={_trigger}"]))!;
-        Tools.WaitUntilUp(() => File.Exists(socket) && File.Exists(_pauseControl), _nbdkit, "nbdkit");
-        _nbdfuse = Process.Start(Tools.StartInfo("nbdfuse", [DiskPath, $"nbd+unix:///?socket={socket}"]))!;
-        Tools.WaitUntilUp(() => File.Exists(DiskPath), _nbdfuse, "nbdfuse");
+             "error-rate=100%", $"error-file={_trigger}"],
+            () => File.Exists(_pauseControl));
     }
 
     /// <summary>The regular file the daemon uses as its backing device.</summary>
-    public string DiskPath { get; }
+    public string DiskPath => _disk.DiskPath;
 
     /// <summary>While true every request to the disk fails with EIO.</summary>
     public bool Failing
@@ -69,16 +59,7 @@ internal sealed class FaultyBacking : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            try { Resume(); } catch (Exception) { /* already gone */ }
-            Tools.Run("fusermount3", "-u", "-z", _mountDir);
-            if (!_nbdfuse.WaitForExit(TimeSpan.FromSeconds(10))) _nbdfuse.Kill();
-        }
-        finally
-        {
-            if (!_nbdkit.HasExited) _nbdkit.Kill();
-            _nbdkit.WaitForExit();
-        }
+        try { Resume(); } catch (Exception) { /* already gone */ }
+        _disk.Dispose();
     }
 }

@@ -45,7 +45,7 @@ public sealed class WorkedExampleTests
     public void TheShippedConfigExampleParsesAndAMissingDeviceDoesNotStopTheDaemon()
     {
         using var box = new Sandbox();
-        string example = Path.Combine(PcacheBinary.RepoRoot(), "packaging", "pcache.conf.example");
+        string example = Path.Combine(Repo.Root, "packaging", "pcache.conf.example");
         using var daemon = new TestDaemon(box, "--nbd-socket", box.NbdSocketPath, "--config", example);
         daemon.WaitForLog("config: cache /dev/pmem0 not started");
         Assert.Equal(0, daemon.Json("cache-list").GetArrayLength());

@@ -119,21 +119,10 @@ public class FaultTests
         Assert.Contains("smaller than", e.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "the refusal must come before the index is sized");
         // And a real device too large to index is refused with a clear error, not an allocation failure.
-        var huge = new SizedBackingDevice(BackingCache.MaxSubtrees * Geometry.SubtreeSize + Geometry.SubtreeSize);
+        var huge = new NullBackingDevice(BackingCache.MaxSubtrees * Geometry.SubtreeSize + Geometry.SubtreeSize);
         var fresh = CacheDevice.Format(new JournaledPmem(Geometry.SegmentsOffset + (8L << SegShift)), SegShift);
         var tooBig = Assert.Throws<IOException>(() => fresh.Create(new BackingOptions { Path = "big", CacheSize = 8L << SegShift }, huge));
         Assert.Contains("larger than a cache can index", tooBig.Message);
-    }
-
-    private sealed class SizedBackingDevice(long size) : IBackingDevice
-    {
-        public string Path => "mem:sized";
-        public long Size => size;
-        public void Read(long offset, Span<byte> destination) => destination.Clear();
-        public void Write(long offset, ReadOnlySpan<byte> source) { }
-        public void Flush() { }
-        public void Zero(long offset, long length, bool keepAllocated) { }
-        public void Dispose() { }
     }
 
     // (f) DAX stores are only durable with x86-64's non-temporal stores and SFENCE.

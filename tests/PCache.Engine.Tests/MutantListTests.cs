@@ -11,7 +11,7 @@ public class MutantListTests
     [Fact]
     public void Mutant_list_still_applies_to_the_engine_sources()
     {
-        string root = RepoRoot();
+        string root = Repo.Root;
         string list = Path.Combine(root, "tests", "mutants", "mutants.txt");
         var edits = Parse(File.ReadAllLines(list));
         Assert.True(edits.Select(e => e.Mutant).Distinct().Count() >= 5, "the list must hold at least the five mutants of issue 8");
@@ -59,12 +59,5 @@ public class MutantListTests
             }
         }
         return edits;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "PCache.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"no PCache.slnx above {AppContext.BaseDirectory}");
     }
 }

@@ -172,7 +172,7 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
         using var disk = new FailingDisk(daemon.Box.Dir);
         var backing = daemon.NewBacking(cache, path: disk.DiskPath);
         disk.Failing = true;
-        Tools.WriteThroughNbd(backing, 2 << 20);
+        NbdIo.Write(backing, 2 << 20);
 
         // Write-back cannot progress until the first progress report lets the disk work again.
         var sink = new RecordingSink { OnProgress = _ => disk.Failing = false };
@@ -200,7 +200,7 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
         using var disk = new FailingDisk(daemon.Box.Dir);
         var backing = daemon.NewBacking(cache, path: disk.DiskPath);
         disk.Failing = true;
-        Tools.WriteThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
 
         using var ctrlC = new CancellationTokenSource();
         var sink = new RecordingSink(stopping: ctrlC.Token) { OnProgress = _ => ctrlC.Cancel() };
@@ -245,7 +245,7 @@ public sealed class BackingOperationTests(TestDaemon daemon) : IClassFixture<Tes
         {
             backing = daemon.NewBacking(cache, path: disk.DiskPath);
             disk.Failing = true; // write-back cannot clean anything: the data stays dirty
-            Tools.WriteThroughNbd(backing, 1 << 20);
+            NbdIo.Write(backing, 1 << 20);
             var stop = new RecordingSink();
             CacheOperations.Stop(daemon.Client(), stop, cache.CacheId, force: true, passThru: false);
             stop.AssertNoErrors();

@@ -108,7 +108,7 @@ public sealed class CacheOperationTests(TestDaemon daemon) : IClassFixture<TestD
         using var disk = new FailingDisk(daemon.Box.Dir);
         var backing = daemon.NewBacking(cache, path: disk.DiskPath);
         disk.Failing = true;
-        Tools.WriteThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
 
         var refused = new RecordingSink();
         CacheOperations.Stop(daemon.Client(), refused, cache.CacheId, force: false, passThru: true);

@@ -8,7 +8,7 @@ public sealed class DaemonLauncherTests
     [Fact]
     public void StartsADetachedDaemonThatStopsOnSigterm()
     {
-        using var box = new Sandbox();
+        using var box = new Sandbox("pcm");
         var d = DaemonLauncher.Start(PcacheBinary.Path, box.SocketPath, [], TimeSpan.FromSeconds(60));
         try
         {
@@ -33,7 +33,7 @@ public sealed class DaemonLauncherTests
     [Fact]
     public void ASecondDaemonOnTheSameSocketIsRefused()
     {
-        using var box = new Sandbox();
+        using var box = new Sandbox("pcm");
         var d = DaemonLauncher.Start(PcacheBinary.Path, box.SocketPath, [], TimeSpan.FromSeconds(60));
         try
         {
@@ -50,7 +50,7 @@ public sealed class DaemonLauncherTests
     [Fact]
     public void ADaemonThatFailsToStartIsReportedWithItsLog()
     {
-        using var box = new Sandbox();
+        using var box = new Sandbox("pcm");
         var e = Assert.Throws<PCacheCommandException>(() =>
             DaemonLauncher.Start(PcacheBinary.Path, box.SocketPath, ["--nbd-listen", "not-an-address:x"], TimeSpan.FromSeconds(60))).Error;
         Assert.Equal(ErrorTranslator.DaemonStartFailedId, e.ErrorId);
@@ -61,7 +61,7 @@ public sealed class DaemonLauncherTests
     [Fact]
     public void AMissingEngineIsReported()
     {
-        using var box = new Sandbox();
+        using var box = new Sandbox("pcm");
         var e = Assert.Throws<PCacheCommandException>(() =>
             DaemonLauncher.Start(Path.Combine(box.Dir, "bin", "pcache"), box.SocketPath, [], TimeSpan.FromSeconds(5))).Error;
         Assert.Contains("./build.sh", e.Message);

@@ -14,8 +14,8 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         var raw = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
         Assert.Equal(raw.Counters.Keys.Order(), Stat.CounterNames.Order());
 
-        Tools.WriteThroughNbd(backing, 1 << 20);
-        Tools.ReadThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
+        NbdIo.Read(backing, 1 << 20);
         var sink = new RecordingSink();
         StatOperations.Get(daemon.Client(), sink, backing.BackingId);
         var stat = sink.Single<Stat>();
@@ -86,7 +86,7 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
     public void ClearZeroesTheCountersAndPassThruShowsWhatTheyWere()
     {
         var backing = daemon.NewBacking(daemon.NewCache());
-        Tools.WriteThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
 
         var whatIf = new RecordingSink(shouldProcess: false);
         StatOperations.Clear(daemon.Client(), whatIf, backing.BackingId, passThru: true);
@@ -132,7 +132,7 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         {
             OnObject = _ =>
             {
-                if (++seen == 1) Tools.WriteThroughNbd(backing, 1 << 20);
+                if (++seen == 1) NbdIo.Write(backing, 1 << 20);
             },
         };
         StatOperations.Watch(daemon.Client(), sink, [backing.BackingId], intervalSeconds: 1, maxSamples: 3);

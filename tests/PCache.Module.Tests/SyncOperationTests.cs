@@ -13,7 +13,7 @@ public sealed class SyncOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         using var disk = new FailingDisk(daemon.Box.Dir);
         var backing = daemon.NewBacking(cache, path: disk.DiskPath);
         disk.Failing = true;
-        Tools.WriteThroughNbd(backing, 2 << 20);
+        NbdIo.Write(backing, 2 << 20);
 
         var stuck = new RecordingSink();
         SyncBacking.Run(daemon.Client(), stuck, backing.BackingId, timeoutSeconds: 1, passThru: true);
@@ -45,7 +45,7 @@ public sealed class SyncOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         using var disk = new FailingDisk(daemon.Box.Dir);
         var backing = daemon.NewBacking(cache, path: disk.DiskPath);
         disk.Failing = true;
-        Tools.WriteThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
 
         using var ctrlC = new CancellationTokenSource();
         var sink = new RecordingSink(stopping: ctrlC.Token) { OnProgress = _ => ctrlC.Cancel() };

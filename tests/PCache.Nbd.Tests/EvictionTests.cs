@@ -10,8 +10,8 @@ public class EvictionTests
     [Fact]
     public void Writing_three_times_the_cache_without_flush_reads_back_every_block()
     {
-        using var host = new HostProcess(size: "64M", cacheSize: "16M");
-        var result = Tools.Nbdsh(host.Uri, """
+        using var host = new DaemonExport(size: 64L << 20, cacheSize: 16L << 20);
+        var result = Tools.NbdshWithUri(host.Uri, """
             import hashlib
             h = nbd.NBD()
             h.connect_uri(uri)
@@ -30,7 +30,7 @@ public class EvictionTests
         // And after a graceful restart the engine replays and still serves every block.
         host.Stop();
         host.Start();
-        var again = Tools.Nbdsh(host.Uri, """
+        var again = Tools.NbdshWithUri(host.Uri, """
             import hashlib
             h = nbd.NBD()
             h.connect_uri(uri)

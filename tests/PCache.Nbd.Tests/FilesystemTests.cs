@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 
 namespace PCache.Nbd.Tests;
 
-/// <summary>ext4 on the export (nbdfuse → loop device), surviving a host restart; fsck accepts the image.</summary>
+/// <summary>ext4 on the export (nbdfuse → loop device), surviving a daemon restart; after backing-stop, fsck accepts the backing file.</summary>
 public sealed class FilesystemTests
 {
     [Fact]
@@ -11,7 +11,7 @@ public sealed class FilesystemTests
     {
         foreach (var tool in new[] { "nbdfuse", "fusermount3", "losetup", "mkfs.ext4", "e2fsck", "mount", "umount" })
             Tools.Require(tool);
-        using var host = new HostProcess(size: "128M");
+        using var host = new DaemonExport(size: 128L << 20);
         var fuseDir = Path.Combine(host.Directory, "fuse");
         var mountDir = Path.Combine(host.Directory, "fs");
         Directory.CreateDirectory(fuseDir);
@@ -40,6 +40,8 @@ public sealed class FilesystemTests
                 Assert.Equal(hash, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(mountDir, name)))));
         }
 
+        // backing-stop writes every dirty byte back, so the backing file alone holds the filesystem.
+        host.Detach();
         host.Stop();
         var fsck = Tools.Run("e2fsck", "-f", "-n", host.BackingFile);
         Assert.True(fsck.ExitCode == 0, fsck.ToString());
@@ -54,7 +56,7 @@ public sealed class FilesystemTests
         private string? loop;
         private bool mounted;
 
-        public MountedExport(HostProcess host, string fuseDir, string mountDir, bool format)
+        public MountedExport(DaemonExport host, string fuseDir, string mountDir, bool format)
         {
             this.fuseDir = fuseDir;
             this.mountDir = mountDir;

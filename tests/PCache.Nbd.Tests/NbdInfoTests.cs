@@ -2,13 +2,13 @@ using System.Text.Json;
 
 namespace PCache.Nbd.Tests;
 
-/// <summary>What nbdinfo (libnbd) sees of an export served by the host.</summary>
+/// <summary>What nbdinfo (libnbd) sees of an export served by the daemon.</summary>
 public sealed class NbdInfoTests
 {
     [Fact]
     public void JsonShowsSizeBlockSizesAndFlags()
     {
-        using var host = new HostProcess(size: "64M");
+        using var host = new DaemonExport(size: 64L << 20);
         var json = JsonDocument.Parse(Tools.Check("nbdinfo", "--json", host.Uri)).RootElement;
         Assert.Equal("newstyle-fixed", json.GetProperty("protocol").GetString());
         Assert.True(json.GetProperty("structured").GetBoolean());
@@ -29,7 +29,7 @@ public sealed class NbdInfoTests
     [Fact]
     public void CanAndIsAgreeWithWhatWorks()
     {
-        using var host = new HostProcess();
+        using var host = new DaemonExport();
         foreach (var feature in new[] { "flush", "fua", "trim", "zero", "fast-zero", "cache", "multi-conn", "structured-reply", "df", "read", "write", "connect" })
         {
             var result = Tools.Run("nbdinfo", "--can", feature, host.Uri);
@@ -42,7 +42,7 @@ public sealed class NbdInfoTests
         }
 
         // Each advertised feature really works (the commands behind the flags), checked with nbdsh.
-        var run = Tools.Nbdsh(host.Uri, """
+        var run = Tools.NbdshWithUri(host.Uri, """
             h = nbd.NBD()
             h.add_meta_context("base:allocation")
             h.connect_uri(uri)
@@ -76,19 +76,21 @@ public sealed class NbdInfoTests
     [Fact]
     public void ServesOverTcpOnLoopback()
     {
-        using var host = new HostProcess(tcp: true);
-        Assert.NotNull(host.TcpEndPoint);
-        Assert.StartsWith("127.0.0.1:", host.TcpEndPoint);
-        Assert.Equal((64L << 20).ToString(), Tools.Check("nbdinfo", "--size", $"nbd://{host.TcpEndPoint}/pcache0").Trim());
+        using var host = new DaemonExport(tcp: true);
+        Assert.NotNull(host.TcpUri);
+        Assert.StartsWith("nbd://127.0.0.1:", host.TcpUri);
+        Assert.EndsWith("/pcache0", host.TcpUri);
+        Assert.Equal((64L << 20).ToString(), Tools.Check("nbdinfo", "--size", host.TcpUri).Trim());
     }
 
     [Fact]
-    public void ListShowsTheExportAndUnknownNamesFail()
+    public void ListShowsEveryExportAndUnknownNamesFail()
     {
-        using var host = new HostProcess(exportName: "pcache7");
+        using var host = new DaemonExport(size: 16L << 20, cacheSize: 8L << 20, backings: 2);
         var list = Tools.Check("nbdinfo", "--list", "--json", host.Uri);
         var exports = JsonDocument.Parse(list).RootElement.GetProperty("exports");
-        Assert.Equal("pcache7", exports[0].GetProperty("export-name").GetString());
+        Assert.Equal(["pcache0", "pcache1"], exports.EnumerateArray().Select(e => e.GetProperty("export-name").GetString()).Order());
+        Assert.Equal(host.BackingFiles[1], exports.EnumerateArray().Single(e => e.GetProperty("export-name").GetString() == "pcache1").GetProperty("description").GetString());
         var missing = Tools.Run("nbdinfo", $"nbd+unix:///nope?socket={host.SocketPath}");
         Assert.NotEqual(0, missing.ExitCode);
     }

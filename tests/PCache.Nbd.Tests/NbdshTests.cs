@@ -53,8 +53,8 @@ public sealed class NbdshTests
     [Fact]
     public void MalformedRequestsGetTheExpectedErrno()
     {
-        using var host = new HostProcess();
-        var run = Tools.Nbdsh(host.Uri, MalformedScript);
+        using var host = new DaemonExport();
+        var run = Tools.NbdshWithUri(host.Uri, MalformedScript);
         Assert.True(run.ExitCode == 0 && run.Stdout.Contains("malformed requests OK"), run.ToString());
     }
 
@@ -62,7 +62,7 @@ public sealed class NbdshTests
     public void WritesToAReadOnlyExportGetEperm()
     {
         using var server = new InProcessServer(null, new MemoryExport("pcache0", 1 << 20) { ReadOnly = true });
-        var run = Tools.Nbdsh($"nbd+unix:///pcache0?socket={server.SocketPath}", """
+        var run = Tools.NbdshWithUri($"nbd+unix:///pcache0?socket={server.SocketPath}", """
             import errno
             h = nbd.NBD()
             h.connect_uri(uri)
@@ -86,8 +86,8 @@ public sealed class NbdshTests
     [Fact]
     public void AsyncQueue256DeepCompletesWithCorrectData()
     {
-        using var host = new HostProcess();
-        var run = Tools.Nbdsh(host.Uri, """
+        using var host = new DaemonExport();
+        var run = Tools.NbdshWithUri(host.Uri, """
             h = nbd.NBD()
             h.connect_uri(uri)
             n = 256
@@ -113,8 +113,8 @@ public sealed class NbdshTests
     [Fact]
     public void MultiConnFlushAndFuaAreVisibleOnOtherConnections()
     {
-        using var host = new HostProcess();
-        var run = Tools.Nbdsh(host.Uri, """
+        using var host = new DaemonExport();
+        var run = Tools.NbdshWithUri(host.Uri, """
             import os
             a = nbd.NBD(); a.connect_uri(uri)
             b = nbd.NBD(); b.connect_uri(uri)

@@ -1,12 +1,12 @@
 namespace PCache.Nbd.Tests;
 
-/// <summary>Data in, data out, through the standard tools; persistence across host restarts.</summary>
+/// <summary>Data in, data out, through the standard tools; persistence across daemon restarts.</summary>
 public sealed class RoundTripTests
 {
     [Fact]
     public void NbdcopyRoundTripMatchesQemuImgCompare()
     {
-        using var host = new HostProcess(size: "64M");
+        using var host = new DaemonExport(size: 64L << 20);
         var source = Path.Combine(host.Directory, "source.img");
         var output = Path.Combine(host.Directory, "output.img");
         // Random data with a zero gap in the middle, so nbdcopy also uses zeroing and block status.
@@ -34,7 +34,7 @@ public sealed class RoundTripTests
     [Fact]
     public void QemuIoPatternsReadBackInWritebackAndWritethroughModes()
     {
-        using var host = new HostProcess();
+        using var host = new DaemonExport();
         var writeback = Tools.Run("qemu-io", "-f", "raw", "-t", "writeback", host.Uri,
             "-c", "write -P 0xab 0 64k", "-c", "read -P 0xab 0 64k",
             "-c", "write -z 1M 64k", "-c", "read -P 0 1M 64k",
@@ -60,30 +60,30 @@ public sealed class RoundTripTests
     [Fact]
     public void FioVerifiedDataSurvivesGracefulAndKilledRestarts()
     {
-        using var host = new HostProcess(size: "64M");
+        using var host = new DaemonExport(size: 64L << 20);
         string[] job = ["--name=verify", "--ioengine=nbd", $"--uri={host.Uri}", "--rw=randwrite", "--bs=4k",
             "--size=32m", "--iodepth=16", "--verify=crc32c", "--verify_fatal=1", "--randseed=4242"];
 
-        var write = Tools.Run("fio", [.. job, "--do_verify=1", "--fsync=256"], TimeSpan.FromMinutes(2));
+        var write = Tools.Run("fio", [.. job, "--do_verify=1", "--fsync=256"], timeout: TimeSpan.FromMinutes(2));
         Assert.True(write.ExitCode == 0 && write.Stdout.Contains("err= 0"), write.ToString());
 
         host.Stop();
         Assert.False(File.Exists(host.SocketPath), "a graceful stop removes the socket file");
         host.Start();
-        var afterStop = Tools.Run("fio", [.. job, "--verify_only=1"], TimeSpan.FromMinutes(2));
+        var afterStop = Tools.Run("fio", [.. job, "--verify_only=1"], timeout: TimeSpan.FromMinutes(2));
         Assert.True(afterStop.ExitCode == 0 && afterStop.Stdout.Contains("err= 0"), afterStop.ToString());
 
-        var flush = Tools.Nbdsh(host.Uri, "h = nbd.NBD()\nh.connect_uri(uri)\nh.flush()\nprint('flushed')");
+        var flush = Tools.NbdshWithUri(host.Uri, "h = nbd.NBD()\nh.connect_uri(uri)\nh.flush()\nprint('flushed')");
         Assert.True(flush.ExitCode == 0, flush.ToString());
         host.Kill();
         Assert.True(File.Exists(host.SocketPath), "SIGKILL leaves the socket file behind");
         host.Start();   // replaces the stale socket
-        var afterKill = Tools.Run("fio", [.. job, "--verify_only=1"], TimeSpan.FromMinutes(2));
+        var afterKill = Tools.Run("fio", [.. job, "--verify_only=1"], timeout: TimeSpan.FromMinutes(2));
         Assert.True(afterKill.ExitCode == 0 && afterKill.Stdout.Contains("err= 0"), afterKill.ToString());
 
         // Corruption is detected, so the passes above mean something.
         Tools.Check("qemu-io", "-f", "raw", host.Uri, "-c", "write -P 0 0 32m");
-        var corrupt = Tools.Run("fio", [.. job, "--verify_only=1"], TimeSpan.FromMinutes(2));
+        var corrupt = Tools.Run("fio", [.. job, "--verify_only=1"], timeout: TimeSpan.FromMinutes(2));
         Assert.NotEqual(0, corrupt.ExitCode);
     }
 }

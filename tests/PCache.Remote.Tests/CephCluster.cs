@@ -16,7 +16,7 @@ public sealed class CephCluster : IDisposable
     public CephCluster()
     {
         foreach (var tool in new[] { "ceph-mon", "ceph-osd", "ceph", "rbd" }) Tools.Require(tool);
-        _script = Path.Combine(PcacheBinary.RepoRoot(), "tests", "ceph", "cluster.sh");
+        _script = Path.Combine(Repo.Root, "tests", "ceph", "cluster.sh");
         Dir = Path.Combine("/tmp", $"pcache-ceph-{Guid.NewGuid().ToString("N")[..8]}");
         var r = Tools.Run("bash", [_script, "start", Dir, FreePortBlock().ToString()], timeout: TimeSpan.FromMinutes(4));
         Assert.True(r.ExitCode == 0, $"the Ceph cluster did not start: {r}");

@@ -10,7 +10,7 @@ namespace PCache.Module.Tests;
 /// </summary>
 public sealed class TestDaemon : IDisposable
 {
-    private readonly Sandbox _box = new();
+    private readonly Sandbox _box = new("pcm");
 
     public TestDaemon()
     {

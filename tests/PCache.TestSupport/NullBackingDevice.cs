@@ -1,9 +1,12 @@
 using PCache.Engine.Backing;
 
-namespace PCache.Bench;
+namespace PCache.TestSupport;
 
-/// <summary>A backing that stores nothing: the engine benchmark measures the cache, not a disk.</summary>
-internal sealed class NullBackingDevice(long size) : IBackingDevice
+/// <summary>
+/// A backing that stores nothing and reads zeroes: for the engine benchmark, which measures the
+/// cache rather than a disk, and for tests that need a device of a given size only.
+/// </summary>
+public sealed class NullBackingDevice(long size) : IBackingDevice
 {
     public string Path => "null";
     public long Size => size;

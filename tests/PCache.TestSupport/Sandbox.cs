@@ -1,19 +1,15 @@
-namespace PCache.Cli.Tests;
+namespace PCache.TestSupport;
 
 /// <summary>
-/// A test's private files: a short directory under /tmp (socket paths must stay under 108 bytes)
-/// for sockets and backing files, and pmem stand-ins in /dev/shm. Everything goes on dispose.
+/// A test's private files: a short directory under /tmp (Unix socket paths must stay under 108
+/// bytes) for sockets and backing files, and pmem stand-ins in /dev/shm. Everything goes on
+/// dispose. <paramref name="prefix"/> names them, so a project's leftovers are recognisable.
 /// </summary>
-internal sealed class Sandbox : IDisposable
+public sealed class Sandbox(string prefix = "pcache-test") : IDisposable
 {
     private readonly List<string> _files = [];
 
-    public Sandbox()
-    {
-        Dir = Directory.CreateDirectory(Path.Combine("/tmp", $"pcache-cli-{Guid.NewGuid().ToString("N")[..10]}")).FullName;
-    }
-
-    public string Dir { get; }
+    public string Dir { get; } = Directory.CreateDirectory(Path.Combine("/tmp", $"{prefix}-{Guid.NewGuid().ToString("N")[..10]}")).FullName;
 
     public string SocketPath => Path.Combine(Dir, "pcache.sock");
 
@@ -24,12 +20,12 @@ internal sealed class Sandbox : IDisposable
     /// <summary>A path in /dev/shm for an emulated pmem device (not created: cache-start --size creates it).</summary>
     public string PmemPath()
     {
-        string path = $"/dev/shm/pcache-cli-{Guid.NewGuid().ToString("N")[..12]}.pmem";
-        _files.Add(path);
+        string path = $"/dev/shm/{prefix}-{Guid.NewGuid().ToString("N")[..12]}.pmem";
+        lock (_files) _files.Add(path);
         return path;
     }
 
-    /// <summary>A sparse backing file of <paramref name="size"/> bytes.</summary>
+    /// <summary>A sparse file of <paramref name="size"/> bytes.</summary>
     public string SparseFile(string name, long size)
     {
         string path = Path.Combine(Dir, name);
@@ -40,10 +36,11 @@ internal sealed class Sandbox : IDisposable
 
     public void Dispose()
     {
-        foreach (var f in _files)
-        {
-            try { File.Delete(f); } catch (IOException) { }
-        }
+        lock (_files)
+            foreach (var f in _files)
+            {
+                try { File.Delete(f); } catch (IOException) { }
+            }
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -4,13 +4,13 @@ using System.Text;
 using System.Text.Json;
 using PCache.Client;
 
-namespace PCache.Cli.Tests;
+namespace PCache.TestSupport;
 
 /// <summary>
 /// `pcache daemon` as a child process on a sandbox's sockets. Readiness is systemd's: the test
 /// binds a NOTIFY_SOCKET and waits for READY=1, the same signal Type=notify units rely on.
 /// </summary>
-internal sealed class TestDaemon : IDisposable
+public sealed class TestDaemon : IDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
     private readonly Process _process;

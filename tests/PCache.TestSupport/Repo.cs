@@ -1,7 +1,7 @@
-namespace PCache.Module.Tests;
+namespace PCache.TestSupport;
 
 /// <summary>Where the repository's files are, found from the test binary's location.</summary>
-internal static class Repo
+public static class Repo
 {
     private static readonly Lazy<string> RootPath = new(() =>
     {

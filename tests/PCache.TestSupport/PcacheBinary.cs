@@ -1,14 +1,16 @@
 using System.Diagnostics;
 
-namespace PCache.Cli.Tests;
+namespace PCache.TestSupport;
 
 /// <summary>
 /// The native-AOT `pcache` under test: $PCACHE_BIN when the build script staged it, otherwise
-/// published once per test run from engine/pcache into this project's obj folder (guarded by a
-/// file lock, so two test runs never publish over each other).
+/// published once per test run into this project's obj folder. The publish uses its own artifacts
+/// folder, so it never shares obj/ with a build running elsewhere, and a file lock, so two test
+/// runs never publish over each other; both waits are bounded, so a stuck publish fails the test.
 /// </summary>
-internal static class PcacheBinary
+public static class PcacheBinary
 {
+    private static readonly TimeSpan PublishLimit = TimeSpan.FromMinutes(10), LockLimit = TimeSpan.FromMinutes(15);
     private static readonly Lazy<string> Binary = new(Locate, LazyThreadSafetyMode.ExecutionAndPublication);
 
     public static string Path => Binary.Value;
@@ -20,33 +22,31 @@ internal static class PcacheBinary
             if (!File.Exists(staged)) throw new InvalidOperationException($"PCACHE_BIN={staged} does not exist; run ./build.sh first");
             return staged;
         }
-        string root = RepoRoot();
-        string output = System.IO.Path.Combine(root, "tests", "PCache.Cli.Tests", "obj", "pcache-aot");
+        string output = Repo.PathOf("tests", "PCache.TestSupport", "obj", "pcache-aot");
         Directory.CreateDirectory(output);
         using var guard = Lock(System.IO.Path.Combine(output, ".publish.lock"));
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "publish", System.IO.Path.Combine(root, "engine", "pcache"), "-c", "Release", "-r", "linux-x64", "-o", output, "-nologo", "-v:q" })
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[]
+                 {
+                     "publish", Repo.PathOf("engine", "pcache"), "-c", "Release", "-r", "linux-x64", "-o", System.IO.Path.Combine(output, "bin"),
+                     "--artifacts-path", System.IO.Path.Combine(output, "artifacts"), "-nologo", "-v:q",
+                 })
             start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10))) process.Kill(true);
+        if (!process.WaitForExit(PublishLimit)) process.Kill(true);
         process.WaitForExit();
-        string binary = System.IO.Path.Combine(output, "pcache");
+        string binary = System.IO.Path.Combine(output, "bin", "pcache");
         if (process.ExitCode != 0 || !File.Exists(binary))
             throw new InvalidOperationException($"dotnet publish engine/pcache failed (exit {process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
         return binary;
     }
 
-    /// <summary>FileShare.None is an exclusive flock on Linux; another test run holding it makes this wait.</summary>
+    /// <summary>FileShare.None is an exclusive flock on Linux; another test run holding it makes this wait its turn.</summary>
     private static FileStream Lock(string path)
     {
-        var deadline = DateTime.UtcNow.AddMinutes(15);
+        var deadline = DateTime.UtcNow + LockLimit;
         while (true)
         {
             try
@@ -58,12 +58,5 @@ internal static class PcacheBinary
                 Thread.Sleep(1000);
             }
         }
-    }
-
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "PCache.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"cannot find the repository (PCache.slnx) above {AppContext.BaseDirectory}");
     }
 }

@@ -2,19 +2,13 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace PCache.Cli.Tests;
-
-/// <summary>What a finished process said.</summary>
-internal sealed record Result(int ExitCode, string Stdout, string Stderr)
-{
-    public override string ToString() => $"exit {ExitCode}\n--- stdout:\n{Stdout}\n--- stderr:\n{Stderr}";
-}
+namespace PCache.TestSupport;
 
 /// <summary>
 /// Runs real tools (nbdinfo, nbdsh, qemu-io, setpriv...). A missing tool fails the test loudly:
 /// these tests are the proof that the daemon works with them.
 /// </summary>
-internal static partial class Tools
+public static partial class Tools
 {
     public const int SIGKILL = 9, SIGTERM = 15, SIGINT = 2;
 
@@ -26,7 +20,7 @@ internal static partial class Tools
         foreach (var dir in SearchPath.Split(':'))
             if (dir.Length > 0 && File.Exists(Path.Combine(dir, tool))) return Path.Combine(dir, tool);
         throw new InvalidOperationException(
-            $"required tool '{tool}' is not installed (the CLI tests need libnbd-bin, python3-libnbd, qemu-utils, nbdkit, fuse3, e2fsprogs, util-linux, fio, curl and prometheus)");
+            $"required tool '{tool}' is not installed (the tests need libnbd-bin, python3-libnbd, qemu-utils, fio, nbdkit, fuse3, e2fsprogs, util-linux, curl and prometheus)");
     }
 
     public static ProcessStartInfo StartInfo(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null)
@@ -77,6 +71,17 @@ internal static partial class Tools
 
     public static Result Run(string program, params string[] args) => Run(program, (IEnumerable<string>)args);
 
+    /// <summary>Starts a helper (nbdkit, nbdfuse...) in the background; its output is read and dropped.</summary>
+    public static Process Start(string program, params string[] args)
+    {
+        var p = Process.Start(StartInfo(program, args))!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
     public static string Check(string program, params string[] args)
     {
         var r = Run(program, args);
@@ -88,7 +93,7 @@ internal static partial class Tools
     public static Result Nbdsh(string uri, string script, TimeSpan? timeout = null)
     {
         Require("/usr/bin/python3");
-        string file = Path.Combine(Path.GetTempPath(), $"pcache-cli-{Guid.NewGuid():N}.py");
+        string file = Path.Combine(Path.GetTempPath(), $"pcache-nbdsh-{Guid.NewGuid():N}.py");
         File.WriteAllText(file, script);
         try
         {
@@ -99,6 +104,27 @@ internal static partial class Tools
             File.Delete(file);
         }
     }
+
+    /// <summary>
+    /// Runs a Python script under nbdsh that connects by itself: it sees the export's URI as
+    /// <c>uri</c> (for scripts that open several handles or expect the connection to fail).
+    /// </summary>
+    public static Result NbdshWithUri(string uri, string script, TimeSpan? timeout = null)
+    {
+        Require("/usr/bin/python3");
+        string file = Path.Combine(Path.GetTempPath(), $"pcache-nbdsh-{Guid.NewGuid():N}.py");
+        File.WriteAllText(file, script);
+        try
+        {
+            return Run("nbdsh", ["-n", "-c", $"uri = {PythonString(uri)}", "-c", $"exec(open({PythonString(file)}).read())"], timeout: timeout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static string PythonString(string s) => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'") + "'";
 
     /// <summary>Python that builds <c>n</c> bytes of a recognisable pattern for <c>seed</c>, as <c>pattern(seed, n)</c>.</summary>
     public const string PatternPy = """
