@@ -44,8 +44,8 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         Assert.Equal(raw.Latency.Keys.Order(), Stat.LatencyOps.Order());
         Assert.All(raw.Latency.Values, l => Assert.Equal(0, l.Count));
 
-        Tools.WriteThroughNbd(backing, 1 << 20);
-        Tools.ReadThroughNbd(backing, 1 << 20);
+        NbdIo.Write(backing, 1 << 20);
+        NbdIo.Read(backing, 1 << 20);
         var sink = new RecordingSink();
         StatOperations.Get(daemon.Client(), sink, backing.BackingId);
         var stat = sink.Single<Stat>();
