@@ -418,8 +418,8 @@ Describe 'Caches, backings and statistics' {
         { Set-PCacheBacking -BackingId $script:backing1.BackingId -Mode fast } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
         { Set-PCacheBacking -BackingId $script:backing1.BackingId } | Should -Throw -ErrorId 'PCacheNoSettingGiven*'
         $line = 'Set-PCacheBacking -Mode write'
-        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
-            Should -Be @('writeback', 'writethrough', 'writearound', 'writeonly')
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Sort-Object |
+            Should -Be @('writearound', 'writeback', 'writeonly', 'writethrough')
     }
 
     It 'Sync-PCacheBacking -PassThru returns a clean backing' {

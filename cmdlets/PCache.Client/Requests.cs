@@ -41,28 +41,11 @@ public sealed class CacheStopArgs
     public int CacheId { get; set; }
 }
 
-/// <summary>backing-start: cache a backing device in a share of a started cache device.</summary>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed class BackingStartArgs
+/// <summary>The settings a backing is started with and a running backing can change (null: not given).</summary>
+public abstract class BackingTuningArgs
 {
-    [JsonRequired]
-    public string Path { get; set; } = "";
-
-    /// <summary>Bytes of the cache device for this backing (rounded up to whole segments).</summary>
-    [JsonRequired]
-    public long CacheSize { get; set; }
-
-    /// <summary>Cache device to use; default 0.</summary>
-    public int? CacheId { get; set; }
-
     /// <summary>GC starts when this percentage of the backing's segments is in use (0..90, default 70).</summary>
     public int? GcPercent { get; set; }
-
-    /// <summary>Recorded with the backing (pcache-utils compatibility); NBD connections do not depend on it.</summary>
-    public int? Queues { get; set; }
-
-    /// <summary>Every write is durable before it is acknowledged.</summary>
-    public bool PersistOnWrite { get; set; }
 
     /// <summary>Write-back pacing: dirty % of the backing's cache above which write-back runs at full speed (0..100, default 50; 0 = always).</summary>
     public int? WritebackWatermark { get; set; }
@@ -81,6 +64,27 @@ public sealed class BackingStartArgs
 
     /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
     public int? ReadAdmission { get; set; }
+}
+
+/// <summary>backing-start: cache a backing device in a share of a started cache device.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class BackingStartArgs : BackingTuningArgs
+{
+    [JsonRequired]
+    public string Path { get; set; } = "";
+
+    /// <summary>Bytes of the cache device for this backing (rounded up to whole segments).</summary>
+    [JsonRequired]
+    public long CacheSize { get; set; }
+
+    /// <summary>Cache device to use; default 0.</summary>
+    public int? CacheId { get; set; }
+
+    /// <summary>Recorded with the backing (pcache-utils compatibility); NBD connections do not depend on it.</summary>
+    public int? Queues { get; set; }
+
+    /// <summary>Every write is durable before it is acknowledged.</summary>
+    public bool PersistOnWrite { get; set; }
 }
 
 /// <summary>backing-stop: write back all dirty data, then forget the backing.</summary>
@@ -103,30 +107,10 @@ public sealed class BackingListArgs
 
 /// <summary>backing-set: change a running backing's settings.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed class BackingSetArgs
+public sealed class BackingSetArgs : BackingTuningArgs
 {
     [JsonRequired]
     public int BackingId { get; set; }
-
-    public int? GcPercent { get; set; }
-
-    /// <summary>Write-back pacing: dirty % of the backing's cache above which write-back runs at full speed (0..100, default 50; 0 = always).</summary>
-    public int? WritebackWatermark { get; set; }
-
-    /// <summary>Write-back pacing: dirty data older than this many seconds is written back even while busy (0..65535, default 30; 0 = no bound).</summary>
-    public int? WritebackMaxAge { get; set; }
-
-    /// <summary>Write-back pacing: bytes/s below the watermark, a multiple of 1024 (default 0 = unlimited).</summary>
-    public long? WritebackRate { get; set; }
-
-    /// <summary>Cache mode: writeback (default), writethrough, writearound, writeonly or passthrough.</summary>
-    public string? Mode { get; set; }
-
-    /// <summary>Bytes after which a sequential stream bypasses the cache (0 = off).</summary>
-    public long? SequentialCutoff { get; set; }
-
-    /// <summary>Earlier misses a 64 KiB block needs before a read miss fills it (0 = off, up to 15).</summary>
-    public int? ReadAdmission { get; set; }
 }
 
 /// <summary>stat: the engine's counters, for one backing or all of them.</summary>

@@ -83,7 +83,11 @@ public sealed class MetricsEndpointTests
         Assert.Equal(0, m[$"pcache_backing_stuck_requests{{{backing}}}"]);
         Assert.Equal(1, m[$"pcache_backing_running{{{backing},path=\"{stat.BackingPath}\",state=\"running\"}}"]);
         foreach (string name in stat.Counters.Keys)
-            Assert.True(m.ContainsKey($"pcache_backing_{name}_total{{{backing}}}"), $"counter {name} is not exported");
+        {
+            // Milliseconds go out in Prometheus' base unit, seconds.
+            string exported = name.EndsWith("_ms", StringComparison.Ordinal) ? name[..^"_ms".Length] + "_seconds" : name;
+            Assert.True(m.ContainsKey($"pcache_backing_{exported}_total{{{backing}}}"), $"counter {name} is not exported");
+        }
         // stat shows the same histograms as percentiles.
         Assert.Equal(Writes, stat.Latency["write"].Count);
         Assert.InRange(stat.Latency["write"].P50Microseconds, 1, stat.Latency["write"].P99Microseconds);

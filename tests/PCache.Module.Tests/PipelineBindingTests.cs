@@ -30,7 +30,7 @@ public sealed class PipelineBindingTests
         { typeof(Backing), "Get-PCacheBacking", ["BackingId", "CacheId", "SocketPath"] },
         // Copying backings to another daemon: Get-PCacheBacking | Add-PCacheBacking -SocketPath other.
         { typeof(Backing), "Add-PCacheBacking", ["Path", "CacheSize", "CacheId", "GcPercent", "Queues", "SocketPath",
-            "WritebackWatermark", "WritebackMaxAge", "WritebackRate"] },
+            "WritebackWatermark", "WritebackMaxAge", "WritebackRate", "Mode", "SequentialCutoff", "ReadAdmission"] },
     };
 
     [Theory]

@@ -22,6 +22,8 @@ public sealed class Stat
         "gc_ksets", "gc_segments_freed", "stale_keys_purged", "writer_waits", "backing_read_errors",
         "writeback_idle_ksets", "writeback_age_ksets", "writeback_watermark_ksets", "writeback_urgent_ksets",
         "writeback_busy_wait_ms", "writeback_rate_limited_ms",
+        "bypass_sequential_read_bytes", "bypass_sequential_write_bytes", "bypass_admission_read_bytes",
+        "bypass_mode_read_bytes", "bypass_mode_write_bytes",
     ];
 
     /// <summary>When the daemon was asked, UTC.</summary>
@@ -125,6 +127,14 @@ public sealed class Stat
     public long StaleKeysPurged { get; init; }
     public long WriterWaits { get; init; }
     public long BackingReadErrors { get; init; }
+
+    // Admission: bytes that bypassed the cache, and why (sequential cutoff, read admission, the mode).
+    public long BypassSequentialReadBytes { get; init; }
+    public long BypassSequentialWriteBytes { get; init; }
+    public long BypassAdmissionReadBytes { get; init; }
+    public long BypassModeReadBytes { get; init; }
+    public long BypassModeWriteBytes { get; init; }
+
     public long WritebackIdleKsets { get; init; }
     public long WritebackAgeKsets { get; init; }
     public long WritebackWatermarkKsets { get; init; }
@@ -220,6 +230,11 @@ public sealed class Stat
             StaleKeysPurged = C("stale_keys_purged"),
             WriterWaits = C("writer_waits"),
             BackingReadErrors = C("backing_read_errors"),
+            BypassSequentialReadBytes = C("bypass_sequential_read_bytes"),
+            BypassSequentialWriteBytes = C("bypass_sequential_write_bytes"),
+            BypassAdmissionReadBytes = C("bypass_admission_read_bytes"),
+            BypassModeReadBytes = C("bypass_mode_read_bytes"),
+            BypassModeWriteBytes = C("bypass_mode_write_bytes"),
             ReadP50Microseconds = L("read").P50Microseconds,
             ReadP99Microseconds = L("read").P99Microseconds,
             ReadP999Microseconds = L("read").P999Microseconds,

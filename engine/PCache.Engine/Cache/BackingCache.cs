@@ -223,6 +223,12 @@ public sealed partial class BackingCache : IDisposable
     /// </summary>
     public bool WritebackAbandoned { get; private set; }
 
+    /// <summary>
+    /// After a stop that abandoned write-back: block until its backing call has returned and its
+    /// thread has ended. From then on nothing of this cache touches pmem.
+    /// </summary>
+    public void WaitForAbandonedWriteback() => _writeback.Stop();
+
     internal void ThrowIfStopped()
     {
         if (_stopped) throw new CacheStoppedException();

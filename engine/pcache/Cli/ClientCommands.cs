@@ -88,31 +88,30 @@ internal static class ClientCommands
                 Path = BackingPath.Normalize(a.Text("path")!),
                 CacheSize = a.Long("cache-size")!.Value,
                 CacheId = a.Int("cache-id"),
-                GcPercent = a.Int("gc-percent"),
                 Queues = a.Int("queues"),
                 PersistOnWrite = a.Flag("persist-on-write"),
-                WritebackWatermark = a.Int("writeback-watermark"),
-                WritebackMaxAge = a.Int("writeback-max-age"),
-                WritebackRate = a.Long("writeback-rate"),
-                Mode = a.Text("mode"),
-                SequentialCutoff = a.Long("sequential-cutoff"),
-                ReadAdmission = a.Int("read-admission"),
-            }, c.BackingStartArgs),
+            }.Tuned(a), c.BackingStartArgs),
             "backing-list" => PCacheClient.Serialize(new BackingListArgs { CacheId = a.Int("cache-id") }, c.BackingListArgs),
             "backing-set" => PCacheClient.Serialize(new BackingSetArgs
             {
                 BackingId = a.Int("backing-id")!.Value,
-                GcPercent = a.Int("gc-percent"),
-                WritebackWatermark = a.Int("writeback-watermark"),
-                WritebackMaxAge = a.Int("writeback-max-age"),
-                WritebackRate = a.Long("writeback-rate"),
-                Mode = a.Text("mode"),
-                SequentialCutoff = a.Long("sequential-cutoff"),
-                ReadAdmission = a.Int("read-admission"),
-            }, c.BackingSetArgs),
+            }.Tuned(a), c.BackingSetArgs),
             "stat" => PCacheClient.Serialize(new StatArgs { BackingId = a.Int("backing-id"), Reset = a.Flag("reset") }, c.StatArgs),
             _ => null,
         };
+    }
+
+    /// <summary>The options backing-start and backing-set share: GC threshold, pacing, mode and admission.</summary>
+    private static T Tuned<T>(this T args, ParsedArgs a) where T : BackingTuningArgs
+    {
+        args.GcPercent = a.Int("gc-percent");
+        args.WritebackWatermark = a.Int("writeback-watermark");
+        args.WritebackMaxAge = a.Int("writeback-max-age");
+        args.WritebackRate = a.Long("writeback-rate");
+        args.Mode = a.Text("mode");
+        args.SequentialCutoff = a.Long("sequential-cutoff");
+        args.ReadAdmission = a.Int("read-admission");
+        return args;
     }
 
     private static async Task<int> BackingStopAsync(PCacheClient client, ParsedArgs a, CancellationToken cancel)

@@ -21,6 +21,16 @@ internal static class Verbs
     private static readonly OptionSpec ReadAdmission = new("read-admission", OptionKind.Integer,
         "a 64 KiB block enters the cache on a read miss only after missing this many times before (0 = off, the default)", Min: 0, Max: 15);
 
+    // Write-back pacing (docs/daemon.md); the defaults apply when backing-start leaves them out.
+    private static readonly OptionSpec WritebackWatermark = new("writeback-watermark", OptionKind.Integer,
+        "write-back waits while the export is busy until dirty data reaches this % of the backing's cache, then runs at full speed (0..100, default 50; 0 = always)",
+        Min: 0, Max: 100, Value: "PERCENT");
+    private static readonly OptionSpec WritebackMaxAge = new("writeback-max-age", OptionKind.Integer,
+        "dirty data older than this is written back even while the export is busy (0..65535, default 30; 0 = no bound)",
+        Min: 0, Max: 65535, Value: "SECONDS");
+    private static readonly OptionSpec WritebackRate = new("writeback-rate", OptionKind.Size,
+        "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; default 0 = unlimited)", Min: 0, Value: "BYTES");
+
     public static readonly VerbSpec[] All =
     [
         new("daemon", "run the engine in the foreground: NBD exports and the control socket",
@@ -67,9 +77,9 @@ internal static class Verbs
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90, default 70)", 'g', Min: 0, Max: 90),
             new("queues", OptionKind.Integer, "recorded for pcache-utils compatibility (NBD connections do not depend on it; 1..1024)", 'q', Min: 1, Max: 1024),
             new("persist-on-write", OptionKind.Flag, "make every write durable before it is acknowledged"),
-            new("writeback-watermark", OptionKind.Integer, "write-back waits while the export is busy until dirty data reaches this % of the backing's cache, then runs at full speed (0..100, default 50; 0 = always)", Min: 0, Max: 100, Value: "PERCENT"),
-            new("writeback-max-age", OptionKind.Integer, "dirty data older than this is written back even while the export is busy (0..65535, default 30; 0 = no bound)", Min: 0, Max: 65535, Value: "SECONDS"),
-            new("writeback-rate", OptionKind.Size, "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; default 0 = unlimited)", Min: 0, Value: "BYTES"),
+            WritebackWatermark,
+            WritebackMaxAge,
+            WritebackRate,
             Mode,
             SequentialCutoff,
             ReadAdmission,
@@ -93,9 +103,9 @@ internal static class Verbs
         [
             new("backing-id", OptionKind.Integer, "backing to change", 'b', Required: true, Min: 0, Max: int.MaxValue),
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90)", 'g', Min: 0, Max: 90),
-            new("writeback-watermark", OptionKind.Integer, "write-back waits while the export is busy until dirty data reaches this % of the backing's cache, then runs at full speed (0..100; 0 = always)", Min: 0, Max: 100, Value: "PERCENT"),
-            new("writeback-max-age", OptionKind.Integer, "dirty data older than this is written back even while the export is busy (0..65535; 0 = no bound)", Min: 0, Max: 65535, Value: "SECONDS"),
-            new("writeback-rate", OptionKind.Size, "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; 0 = unlimited)", Min: 0, Value: "BYTES"),
+            WritebackWatermark,
+            WritebackMaxAge,
+            WritebackRate,
             Mode,
             SequentialCutoff,
             ReadAdmission,

@@ -1,5 +1,6 @@
 using PCache.Client;
 using PCache.Daemon.Control;
+using PCache.Engine.Cache;
 
 namespace PCache.Daemon.Glue;
 
@@ -41,18 +42,24 @@ internal sealed class CacheStop(CacheTable table, NbdExports exports)
     private static CacheStopResult Stop(ManagedCache cache, TimeSpan requestWait)
     {
         var result = new CacheStopResult { CacheId = cache.Id, Path = cache.Path };
-        bool drained = true;
+        bool drained = true, requestsDrained = true;
+        var lingering = new List<BackingCache>();
         foreach (var b in cache.Backings.Values)
         {
             try
             {
                 result.DirtyBytesKept += b.DirtyBytes;
-                drained &= b.Shutdown(requestWait);
+                if (!b.Shutdown(requestWait))
+                {
+                    drained = false;
+                    if (b.Lingering is { } l) lingering.Add(l);
+                    else requestsDrained = false;
+                }
                 result.StoppedBackings.Add(b.Id);
             }
             catch (Exception e)
             {
-                drained = false;
+                drained = requestsDrained = false;
                 Log.Error($"backing {b.Id}: stop failed: {e.Message}");
             }
         }
@@ -60,7 +67,23 @@ internal sealed class CacheStop(CacheTable table, NbdExports exports)
         // Unmapping under a request still copying to or from pmem would kill the daemon; a
         // mapping kept until exit costs only address space.
         if (drained) cache.Pmem.Dispose();
+        else if (requestsDrained) ReleaseWhenWritebackReturns(cache, lingering);
         else Log.Error($"cache {cache.Id} ({cache.Path}): a request may still use it, so it stays mapped until the daemon exits");
         return result;
+    }
+
+    /// <summary>
+    /// Only write-back I/O the backing has not answered may still read the mapping: release the
+    /// device (and its lock, so cache-start can take it again) once that I/O has returned.
+    /// </summary>
+    private static void ReleaseWhenWritebackReturns(ManagedCache cache, List<BackingCache> lingering)
+    {
+        Log.Warning($"cache {cache.Id} ({cache.Path}): stays mapped until the backing answers the write-back I/O still out");
+        new Thread(() =>
+        {
+            foreach (var l in lingering) l.WaitForAbandonedWriteback();
+            cache.Pmem.Dispose();
+            Log.Notice($"cache {cache.Id} ({cache.Path}): the abandoned write-back I/O returned; the device is released");
+        }) { IsBackground = true, Name = $"pcache{cache.Id}-release" }.Start();
     }
 }

@@ -70,6 +70,9 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
     /// Stop caching (ksets persisted, dirty data stays in pmem) and close the device. False when a
     /// request inside the engine outlived <paramref name="requestWait"/> and may still touch pmem.
     /// </summary>
+    /// <summary>Set by <see cref="Shutdown"/> when only abandoned write-back I/O may still read pmem.</summary>
+    public BackingCache? Lingering { get; private set; }
+
     public bool Shutdown(TimeSpan requestWait)
     {
         bool drained = true;
@@ -78,6 +81,7 @@ internal sealed class ManagedBacking(ManagedCache cache, BackingInfo info)
             if (Running is { } running)
             {
                 drained = running.Stop(requestWait);
+                Lingering = !drained && running.RequestsDrained ? running : null;
                 if (running.WritebackAbandoned)
                     Log.Warning($"backing {Id} ({Path}): write-back I/O to the backing device did not return within {requestWait.TotalSeconds:0} s and was abandoned; " +
                         $"{ByteSize.Format(Math.Max(0, running.DirtyBytes))} dirty stay in the cache (nothing is lost: it is written back when the backing is started again)");

@@ -99,10 +99,16 @@ internal sealed class MetricsText
         {
             string family = "pcache_backing_" + MetricName(counter);
             if (family.EndsWith("_total", StringComparison.Ordinal)) family = family[..^"_total".Length];
-            Family(family, "counter", $"The engine's {counter} counter (see pcache stat), since the backing was attached or its counters cleared.");
+            // Prometheus wants base units: a counter of milliseconds is exported in seconds.
+            bool millis = family.EndsWith("_ms", StringComparison.Ordinal);
+            if (millis) family = family[..^"_ms".Length] + "_seconds";
+            Family(family, "counter", $"The engine's {counter} counter (see pcache stat){(millis ? " in seconds" : "")}, since the backing was attached or its counters cleared.");
             foreach (var b in all)
                 if (b.Stat.Counters.TryGetValue(counter, out long v))
-                    Sample(family + "_total", BackingLabels(b), v);
+                {
+                    if (millis) Sample(family + "_total", BackingLabels(b), v / 1000.0);
+                    else Sample(family + "_total", BackingLabels(b), v);
+                }
         }
 
         const string duration = "pcache_backing_request_duration_seconds";
