@@ -7,6 +7,21 @@ namespace PCache.Module.Tests;
 /// <summary>Get-PCacheStat (snapshots and -Continuous samples) and Clear-PCacheStat against a real daemon.</summary>
 public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDaemon>
 {
+    /// <summary>A MiB written and read through the export, then Get-PCacheStat's object and the daemon's figures just after.</summary>
+    private async Task<(Stat Stat, BackingStatistics Fresh)> IoThenStatAsync(Backing backing)
+    {
+        NbdIo.Write(backing, 1 << 20);
+        NbdIo.Read(backing, 1 << 20);
+        var sink = new RecordingSink();
+        StatOperations.Get(daemon.Client(), sink, backing.BackingId);
+        var stat = sink.Single<Stat>();
+        var fresh = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        return (stat, fresh);
+    }
+
+    /// <summary>The property name for a daemon name: read_hit_bytes is ReadHitBytes.</summary>
+    private static string Pascal(string name) => string.Concat(name.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+
     [Fact]
     public async Task EveryCounterTheDaemonReportsIsANumericProperty()
     {
@@ -14,15 +29,10 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         var raw = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
         Assert.Equal(raw.Counters.Keys.Order(), Stat.CounterNames.Order());
 
-        NbdIo.Write(backing, 1 << 20);
-        NbdIo.Read(backing, 1 << 20);
-        var sink = new RecordingSink();
-        StatOperations.Get(daemon.Client(), sink, backing.BackingId);
-        var stat = sink.Single<Stat>();
-        var fresh = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        var (stat, fresh) = await IoThenStatAsync(backing);
         foreach (string name in Stat.CounterNames)
         {
-            string pascal = string.Concat(name.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+            string pascal = Pascal(name);
             var property = typeof(Stat).GetProperty(pascal, BindingFlags.Public | BindingFlags.Instance);
             Assert.True(property is not null && property.PropertyType == typeof(long), $"counter {name} has no long property {pascal}");
             Assert.InRange((long)property.GetValue(stat)!, 0, fresh.Counters[name]);
@@ -44,15 +54,10 @@ public sealed class StatOperationTests(TestDaemon daemon) : IClassFixture<TestDa
         Assert.Equal(raw.Latency.Keys.Order(), Stat.LatencyOps.Order());
         Assert.All(raw.Latency.Values, l => Assert.Equal(0, l.Count));
 
-        NbdIo.Write(backing, 1 << 20);
-        NbdIo.Read(backing, 1 << 20);
-        var sink = new RecordingSink();
-        StatOperations.Get(daemon.Client(), sink, backing.BackingId);
-        var stat = sink.Single<Stat>();
-        var fresh = (await daemon.Client().StatAsync(new StatArgs { BackingId = backing.BackingId })).Backings.Single();
+        var (stat, fresh) = await IoThenStatAsync(backing);
         foreach (string op in Stat.LatencyOps)
         {
-            string pascal = string.Concat(op.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+            string pascal = Pascal(op);
             foreach (var (suffix, value) in new[] { ("P50", fresh.Latency[op].P50Microseconds), ("P99", fresh.Latency[op].P99Microseconds), ("P999", fresh.Latency[op].P999Microseconds) })
             {
                 var property = typeof(Stat).GetProperty($"{pascal}{suffix}Microseconds", BindingFlags.Public | BindingFlags.Instance);
