@@ -367,17 +367,36 @@ public class KeyTreeTests
             }
         }
         Assert.True(covered == m.Covered, $"{step}: nodes cover {covered} sectors, the model {m.Covered}");
+
+        // Floor and Ceiling at every 4 KiB boundary (where the start table may answer instead of a walk).
+        int i = -1;
+        for (uint x = 0; x < Window; x += 4096)
+        {
+            while (i + 1 < nodes.Count && nodes[i + 1].Node.Start <= x) i++;
+            int floor = t.Floor(x);
+            Assert.True(floor == (i < 0 ? -1 : nodes[i].Index), $"{step}: Floor({x}) gave node {floor}");
+            int ceiling = t.Ceiling(x);
+            int expected = i >= 0 && nodes[i].Node.Start == x ? nodes[i].Index : i + 1 < nodes.Count ? nodes[i + 1].Index : -1;
+            Assert.True(ceiling == expected, $"{step}: Ceiling({x}) gave node {ceiling}, expected {expected}");
+        }
     }
 
+    /// <remarks>
+    /// With <paramref name="align"/> 8 every extent starts and ends on 4 KiB, as file systems and fio
+    /// write: the window then keeps its table of which node starts at each 4 KiB boundary, and every
+    /// lookup that table answers is checked by the same model.
+    /// </remarks>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    public void Random_inserts_match_a_per_sector_model(int seed)
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(3, 1)]
+    [InlineData(4, 1)]
+    [InlineData(5, 8)]
+    [InlineData(6, 8)]
+    public void Random_inserts_match_a_per_sector_model(int seed, int align)
     {
         var rng = new Random(seed);
-        var t = NewTree();
+        var t = align == 1 ? NewTree() : new KeyTree(new KeyArena(), startsFrom: 32);
         var m = new Model();
         uint nextKey = 1;
         int peak = 0;
@@ -386,10 +405,12 @@ public class KeyTreeTests
         {
             int roll = rng.Next(100);
             int max = roll < 70 ? 32 : roll < 95 ? 512 : Sectors;
-            int len = rng.Next(1, max + 1);
-            int start = rng.Next(0, Sectors - len + 1);
+            int len = Math.Max(1, rng.Next(1, max + 1) / align) * align;
+            int start = rng.Next(0, (Sectors - len) / align + 1) * align;
             return ((uint)start * S, (uint)(start + len) * S);
         }
+        var hintTable = typeof(KeyTree).GetField("_starts", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        int stepsWithHints = 0;
 
         for (int step = 0; step < 3000; step++)
         {
@@ -473,8 +494,10 @@ public class KeyTreeTests
             }
             Check(t, m, $"seed {seed} step {step} ({what})");
             peak = Math.Max(peak, t.Count);
+            if (hintTable.GetValue(t) is not null) stepsWithHints++;
         }
         Assert.True(peak > 100, $"the run should fragment the tree (peak {peak} nodes)");
+        if (align == 8) Assert.True(stepsWithHints > 500, $"the start table should be in use for much of the run ({stepsWithHints} steps)");
     }
 
     // ---------------------------------------------------------------- search, delete, purge

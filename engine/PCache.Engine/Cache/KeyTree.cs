@@ -16,9 +16,31 @@ internal sealed class KeyTree
     private int _free = Nil;   // free list threaded through Left
     private int _freeCount;
 
-    public KeyTree(KeyArena arena) => _arena = arena;
+    // Which node starts at each 4 KiB boundary of the window (node + 1; 0 = unknown). A treap walk
+    // is a chain of dependent cache misses, about fourteen of them in a full 4 MiB window, and it
+    // dominated the write path (the rewrite of a block already cached), write-back's check that
+    // a key is still current and the read hit alike. Entries are hints: one is used only when its
+    // node still starts exactly there (a freed node's start is poisoned), so a stale entry costs
+    // a walk, never a wrong answer. Kept only for busy windows: 4 KiB per window once it holds
+    // 256 nodes (at most 16 bytes a key), dropped again below a quarter of that.
+    private const int PageShift = 12;
+    private const int StartsFrom = 256;
+    private const uint FreedStart = uint.MaxValue;
+    private int[]? _starts;
 
-    public readonly object Lock = new();
+    /// <param name="startsFrom">Node count from which the window keeps its start table (tests lower it to exercise the table in small trees).</param>
+    public KeyTree(KeyArena arena, int startsFrom = StartsFrom)
+    {
+        _arena = arena;
+        _startsFrom = Math.Max(1, startsFrom);
+        _startsUntil = Math.Max(1, startsFrom / 4);
+    }
+
+    private readonly int _startsFrom, _startsUntil;
+
+    // A System.Threading.Lock, not a monitor on an object: every request takes one, and its managed
+    // fast path costs less than Monitor's.
+    public readonly System.Threading.Lock Lock = new();
 
     public int Count { get; private set; }
 
@@ -66,14 +88,42 @@ internal sealed class KeyTree
     private void Release(int n)
     {
         _arena[n].Flags = 0;
+        _arena[n].Start = FreedStart;
         _arena[n].Left = _free;
         _free = n;
         _freeCount++;
     }
 
+    /// <summary>The node starting exactly at <paramref name="x"/> when the hint table knows it, else -1.</summary>
+    private int StartingAt(uint x)
+    {
+        var starts = _starts;
+        if (starts is null || (x & ((1u << PageShift) - 1)) != 0 || x >= Geometry.SubtreeSize) return Nil;
+        int n = starts[x >> PageShift] - 1;
+        return n >= 0 && _arena[n].Start == x ? n : Nil;
+    }
+
+    /// <summary>Remember that <paramref name="node"/> starts where it does (a no-op off 4 KiB boundaries).</summary>
+    private void NoteStart(int node)
+    {
+        var starts = _starts;
+        uint x = _arena[node].Start;
+        if (starts is not null && (x & ((1u << PageShift) - 1)) == 0 && x < Geometry.SubtreeSize)
+            starts[x >> PageShift] = node + 1;
+    }
+
+    /// <summary>Give a linked node a new start (a front trim): same place in the order, new hint.</summary>
+    public void MoveStart(int node, uint start)
+    {
+        _arena[node].Start = start;
+        NoteStart(node);
+    }
+
     /// <summary>Largest start ≤ x, or -1.</summary>
     public int Floor(uint x)
     {
+        int hit = StartingAt(x);
+        if (hit >= 0) return hit;
         int t = _root, best = Nil;
         while (t != Nil)
         {
@@ -100,6 +150,8 @@ internal sealed class KeyTree
     /// <summary>Smallest start ≥ x, or -1.</summary>
     public int Ceiling(uint x)
     {
+        int hit = StartingAt(x);
+        if (hit >= 0) return hit;
         int t = _root, best = Nil;
         while (t != Nil)
         {
@@ -116,6 +168,15 @@ internal sealed class KeyTree
         Split(_root, _arena[node].Start, out int l, out int r);
         _root = Merge(Merge(l, node), r);
         Count++;
+        if (_starts is null && Count >= _startsFrom) BuildStarts();
+        else NoteStart(node);
+    }
+
+    private void BuildStarts()
+    {
+        _starts = new int[(int)(Geometry.SubtreeSize >> PageShift)];
+        var noter = new StartNoter();
+        ForEachInOrder(ref noter);
     }
 
     /// <summary>Unlink and free the node that starts at its start.</summary>
@@ -129,6 +190,7 @@ internal sealed class KeyTree
         {
             Release(m);
             Count--;
+            if (Count < _startsUntil) _starts = null;
         }
     }
 
@@ -251,9 +313,9 @@ internal sealed class KeyTree
                 continue;
             }
             uint delta = e - cn.Start;
-            cn.Start = e;
             cn.Length -= delta;
             if (cn.HasData) cn.SegOffset += delta;
+            MoveStart(c, e);
             break;
         }
     }
@@ -261,20 +323,76 @@ internal sealed class KeyTree
     /// <summary>Delete every node for which <paramref name="stale"/> holds, at most <paramref name="max"/>.</summary>
     public int Purge(Func<KeyNode, bool> stale, int max)
     {
-        int removed = 0;
-        uint x = 0;
-        while (removed < max)
+        // One in-order pass finds them (a walk from the root per node made a sweep n·log n cache
+        // misses); the deletes come after it, as they reshape the tree the pass walks.
+        int limit = Math.Max(0, Math.Min(max, Count));
+        if (limit == 0) return 0;
+        var collect = new StaleNodes(stale, System.Buffers.ArrayPool<int>.Shared.Rent(limit), limit);
+        ForEachInOrder(ref collect);
+        for (int i = 0; i < collect.Count; i++) Delete(collect.Found[i]);
+        System.Buffers.ArrayPool<int>.Shared.Return(collect.Found);
+        return collect.Count;
+    }
+
+    private interface INodeVisitor
+    {
+        /// <summary>Returns true to stop the walk.</summary>
+        bool Visit(KeyTree tree, int node);
+    }
+
+    private struct StaleNodes(Func<KeyNode, bool> stale, int[] found, int limit) : INodeVisitor
+    {
+        public readonly int[] Found = found;
+        public int Count;
+
+        public bool Visit(KeyTree tree, int node)
         {
-            int c = Ceiling(x);
-            if (c == Nil) break;
-            x = _arena[c].Start + 1;
-            if (stale(_arena[c]))
+            if (stale(tree._arena[node])) Found[Count++] = node;
+            return Count == limit;
+        }
+    }
+
+    private struct StartNoter : INodeVisitor
+    {
+        public readonly bool Visit(KeyTree tree, int node)
+        {
+            tree.NoteStart(node);
+            return false;
+        }
+    }
+
+    /// <summary>Visit nodes in start order until the visitor says stop; the tree must not change meanwhile.</summary>
+    private void ForEachInOrder<T>(ref T visitor) where T : struct, INodeVisitor
+    {
+        // A treap's depth is a small multiple of log n; the stack grows should one be deeper.
+        var pool = System.Buffers.ArrayPool<int>.Shared;
+        var stack = pool.Rent(128);
+        int depth = 0, t = _root;
+        try
+        {
+            while (t != Nil || depth > 0)
             {
-                Delete(c);
-                removed++;
+                while (t != Nil)
+                {
+                    if (depth == stack.Length)
+                    {
+                        var bigger = pool.Rent(stack.Length * 2);
+                        stack.AsSpan().CopyTo(bigger);
+                        pool.Return(stack);
+                        stack = bigger;
+                    }
+                    stack[depth++] = t;
+                    t = _arena[t].Left;
+                }
+                t = stack[--depth];
+                if (visitor.Visit(this, t)) return;
+                t = _arena[t].Right;
             }
         }
-        return removed;
+        finally
+        {
+            pool.Return(stack);
+        }
     }
 
     public void Clear()
