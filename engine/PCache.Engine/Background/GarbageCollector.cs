@@ -126,7 +126,7 @@ internal sealed class GarbageCollector : Worker
             var tree = _cache.Tree(_sweepTree++);
             if (tree.IsEmpty) continue;
             // Never wait for a subtree: its holder may itself be waiting for the segment GC frees.
-            if (!Monitor.TryEnter(tree.Lock))
+            if (!tree.Lock.TryEnter())
             {
                 _sweepTree--;
                 return;
@@ -138,7 +138,7 @@ internal sealed class GarbageCollector : Worker
             }
             finally
             {
-                Monitor.Exit(tree.Lock);
+                tree.Lock.Exit();
             }
             if (removed > 0) _cache.Stats.Add(Counter.StaleKeysPurged, removed);
         }

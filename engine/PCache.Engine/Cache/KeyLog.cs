@@ -37,7 +37,7 @@ internal sealed class KeyLog
 
     private sealed class PendingKset
     {
-        public readonly object Lock = new();
+        public readonly System.Threading.Lock Lock = new();
         public readonly byte[] Buffer = new byte[Kset.MaxSize];
         public int Keys;
         public long FirstKeyTicks;
