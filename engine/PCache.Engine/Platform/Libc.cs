@@ -6,11 +6,11 @@ namespace PCache.Engine.Platform;
 public static unsafe partial class Libc
 {
     public const int PROT_READ = 1, PROT_WRITE = 2;
-    public const int MAP_SHARED = 1, MAP_SHARED_VALIDATE = 3, MAP_SYNC = 0x80000;
+    public const int MAP_SHARED = 1, MAP_SHARED_VALIDATE = 3, MAP_SYNC = 0x80000, MAP_POPULATE = 0x8000;
     public const int MS_SYNC = 4;
     public const int LOCK_EX = 2, LOCK_NB = 4;
     public const int O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000;
-    public const int EBUSY = 16;
+    public const int EBUSY = 16, ENOSPC = 28, EOPNOTSUPP = 95;
     public const long TMPFS_MAGIC = 0x01021994;
     public const int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
     public const int POSIX_FADV_DONTNEED = 4;
