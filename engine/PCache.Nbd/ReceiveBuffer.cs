@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace PCache.Nbd;
@@ -19,6 +20,7 @@ internal sealed class ReceiveBuffer : IDisposable
 
     private readonly Socket socket;
     private readonly ReplyWriter writer;
+    private readonly InputPoller poller;
     private byte[] buffer = ArrayPool<byte>.Shared.Rent(Size);
     private int start;
     private int end;
@@ -27,6 +29,7 @@ internal sealed class ReceiveBuffer : IDisposable
     {
         this.socket = socket;
         this.writer = writer;
+        poller = new InputPoller(socket);
     }
 
     /// <summary>More input is already here (the client pipelined): replies may wait for a batch.</summary>
@@ -90,7 +93,13 @@ internal sealed class ReceiveBuffer : IDisposable
                 start = 0;
             }
             writer.Flush();
-            int n = socket.Receive(buffer.AsSpan(end), SocketFlags.None);
+            int n = poller.TryReceive(buffer.AsSpan(end));
+            if (n < 0)
+            {
+                long waitFrom = Stopwatch.GetTimestamp();
+                n = socket.Receive(buffer.AsSpan(end), SocketFlags.None);
+                poller.Blocked(Stopwatch.GetTimestamp() - waitFrom);
+            }
             if (n == 0)
                 return false;
             end += n;
