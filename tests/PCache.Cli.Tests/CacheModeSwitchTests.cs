@@ -23,8 +23,9 @@ public sealed class CacheModeSwitchTests
         daemon.Json("cache-start", "--path", box.PmemPath(), "--size", "128M", "--format", "--force");
         daemon.Json("backing-start", "--path", disk, "--cache-size", "64M");
 
-        // fio writes (verify headers in every block) while the mode changes under it.
-        using var fio = Process.Start(Tools.StartInfo("fio", FioJob(box.Uri(), "--do_verify=0")))!;
+        // fio writes (verify headers in every block) while the mode changes under it; at a bounded rate
+        // (about three seconds for the job), so that it is still writing when the switch comes.
+        using var fio = Process.Start(Tools.StartInfo("fio", FioJob(box.Uri(), "--do_verify=0", "--rate_iops=2000")))!;
         var output = fio.StandardOutput.ReadToEndAsync();
         var errors = fio.StandardError.ReadToEndAsync();
         StopUnderLoadTests.WaitUntil(() => fio.HasExited || daemon.Stat(0).Counters["write_requests"] > 1000, "fio under way", daemon);
