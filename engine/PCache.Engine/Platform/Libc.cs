@@ -10,7 +10,7 @@ public static unsafe partial class Libc
     public const int MS_SYNC = 4;
     public const int LOCK_EX = 2, LOCK_NB = 4;
     public const int O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000;
-    public const int EBUSY = 16, ENOSPC = 28, EOPNOTSUPP = 95;
+    public const int EINTR = 4, EBUSY = 16, ENOSPC = 28, EOPNOTSUPP = 95;
     public const long TMPFS_MAGIC = 0x01021994;
     public const int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
     public const int POSIX_FADV_DONTNEED = 4;
@@ -50,6 +50,9 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial long pwrite(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial long lseek(int fd, long offset, int whence);
