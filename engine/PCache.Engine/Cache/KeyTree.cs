@@ -94,22 +94,24 @@ internal sealed class KeyTree
         _freeCount++;
     }
 
-    /// <summary>The node starting exactly at <paramref name="x"/> when the hint table knows it, else -1.</summary>
+    /// <summary>The start table's slot for a start at <paramref name="x"/>: -1 off 4 KiB boundaries, past the window, or without a table.</summary>
+    private int Slot(uint x) =>
+        _starts is null || (x & ((1u << PageShift) - 1)) != 0 || x >= Geometry.SubtreeSize ? -1 : (int)(x >> PageShift);
+
+    /// <summary>The node starting exactly at <paramref name="x"/> when the start table knows it, else -1.</summary>
     private int StartingAt(uint x)
     {
-        var starts = _starts;
-        if (starts is null || (x & ((1u << PageShift) - 1)) != 0 || x >= Geometry.SubtreeSize) return Nil;
-        int n = starts[x >> PageShift] - 1;
+        int slot = Slot(x);
+        if (slot < 0) return Nil;
+        int n = _starts![slot] - 1;
         return n >= 0 && _arena[n].Start == x ? n : Nil;
     }
 
-    /// <summary>Remember that <paramref name="node"/> starts where it does (a no-op off 4 KiB boundaries).</summary>
+    /// <summary>Remember that <paramref name="node"/> starts where it does.</summary>
     private void NoteStart(int node)
     {
-        var starts = _starts;
-        uint x = _arena[node].Start;
-        if (starts is not null && (x & ((1u << PageShift) - 1)) == 0 && x < Geometry.SubtreeSize)
-            starts[x >> PageShift] = node + 1;
+        int slot = Slot(_arena[node].Start);
+        if (slot >= 0) _starts![slot] = node + 1;
     }
 
     /// <summary>Give a linked node a new start (a front trim): same place in the order, new hint.</summary>
