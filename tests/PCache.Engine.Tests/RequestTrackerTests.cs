@@ -43,6 +43,8 @@ public class RequestTrackerTests
         var inside = tracker.Enter();
         bool left = false;
         var closing = Task.Run(() => tracker.Close(Liveness, () => { }));
+        // On a loaded machine the task may start late: the door is closed once Close has run at all.
+        Assert.True(SpinWait.SpinUntil(() => tracker.Closed, Liveness), "close never started");
         Assert.False(closing.Wait(200), "close returned while a request was still in pmem");
         Assert.Throws<CacheStoppedException>(() => tracker.Enter());
         left = true;
