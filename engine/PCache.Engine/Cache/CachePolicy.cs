@@ -184,12 +184,8 @@ public sealed partial class BackingCache
                 uint pos = s;
                 while (pos < e)
                 {
-                    int n = tree.Floor(pos);
-                    if (n < 0 || tree[n].End <= pos)
-                    {
-                        n = tree.Ceiling(pos);
-                        if (n < 0 || tree[n].Start >= e) break;
-                    }
+                    int n = tree.FirstOverlapping(pos, e);
+                    if (n < 0) break;
                     ref var node = ref tree[n];
                     uint next = node.End;
                     if (node.IsEmpty)
@@ -224,12 +220,8 @@ public sealed partial class BackingCache
             uint pos = s;
             while (pos < e)
             {
-                int n = tree.Floor(pos);
-                if (n < 0 || tree[n].End <= pos)
-                {
-                    n = tree.Ceiling(pos);
-                    if (n < 0 || tree[n].Start >= e) break;
-                }
+                int n = tree.FirstOverlapping(pos, e);
+                if (n < 0) break;
                 ref var node = ref tree[n];
                 // Pmem space is never reused within a generation: the data location names the key.
                 if (node.HasData && node.Segment == key.Segment && node.Gen == (uint)key.Generation

@@ -164,6 +164,15 @@ internal sealed class KeyTree
         return best;
     }
 
+    /// <summary>The first node overlapping [<paramref name="pos"/>, <paramref name="end"/>), or -1.</summary>
+    public int FirstOverlapping(uint pos, uint end)
+    {
+        int n = Floor(pos);
+        if (n >= 0 && _arena[n].End > pos) return n;
+        n = Ceiling(pos);
+        return n >= 0 && _arena[n].Start < end ? n : Nil;
+    }
+
     /// <summary>Link a node whose start no other node has.</summary>
     public void Link(int node)
     {
