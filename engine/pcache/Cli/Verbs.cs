@@ -31,6 +31,10 @@ internal static class Verbs
     private static readonly OptionSpec WritebackRate = new("writeback-rate", OptionKind.Size,
         "most bytes/s write-back moves below the watermark (whole KiB/s, e.g. 100M; default 0 = unlimited)", Min: 0, Value: "BYTES");
 
+    /// <summary>The backing settings that backing-start takes and backing-set changes, in help order.</summary>
+    private static readonly OptionSpec[] BackingSettings =
+        [WritebackWatermark, WritebackMaxAge, WritebackRate, Mode, SequentialCutoff, ReadAdmission];
+
     public static readonly VerbSpec[] All =
     [
         new("daemon", "run the engine in the foreground: NBD exports and the control socket",
@@ -77,12 +81,7 @@ internal static class Verbs
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90, default 70)", 'g', Min: 0, Max: 90),
             new("queues", OptionKind.Integer, "recorded for pcache-utils compatibility (NBD connections do not depend on it; 1..1024)", 'q', Min: 1, Max: 1024),
             new("persist-on-write", OptionKind.Flag, "make every write durable before it is acknowledged"),
-            WritebackWatermark,
-            WritebackMaxAge,
-            WritebackRate,
-            Mode,
-            SequentialCutoff,
-            ReadAdmission,
+            .. BackingSettings,
             Socket,
             Timeout,
         ]),
@@ -103,12 +102,7 @@ internal static class Verbs
         [
             new("backing-id", OptionKind.Integer, "backing to change", 'b', Required: true, Min: 0, Max: int.MaxValue),
             new("gc-percent", OptionKind.Integer, "start GC when this % of the backing's segments is used (0..90)", 'g', Min: 0, Max: 90),
-            WritebackWatermark,
-            WritebackMaxAge,
-            WritebackRate,
-            Mode,
-            SequentialCutoff,
-            ReadAdmission,
+            .. BackingSettings,
             new("wait", OptionKind.Flag, "after a switch away from writeback or writeonly, wait until the dirty data is written back (progress on stderr)", 'w'),
             Socket,
             Timeout,
